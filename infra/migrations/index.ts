@@ -1,0 +1,17 @@
+import type { Knex } from 'knex';
+import * as foundation from './0001_foundation.js';
+
+/** Every migration, in order. Forward-only: add a file, never edit one that has shipped. */
+const MIGRATIONS: Record<string, Knex.Migration> = {
+  '0001_foundation': foundation,
+};
+
+export const migrationSource: Knex.MigrationSource<string> = {
+  getMigrations: async () => Object.keys(MIGRATIONS),
+  getMigrationName: (name) => name,
+  getMigration: async (name) => MIGRATIONS[name]!,
+};
+
+export async function migrateLatest(knex: Knex): Promise<void> {
+  await knex.migrate.latest({ migrationSource, tableName: 'knex_migrations' });
+}

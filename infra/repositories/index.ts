@@ -1,0 +1,16 @@
+import type { Db } from '../db.js';
+import { createLabelsRepo } from './labels.repo.js';
+import { createPrincipalsRepo } from './principals.repo.js';
+import { createScoresRepo } from './scores.repo.js';
+import { createSourcesRepo } from './sources.repo.js';
+
+export function createRepos(db: Db) {
+  return {
+    principals: createPrincipalsRepo(db),
+    labels: createLabelsRepo(db),
+    sources: createSourcesRepo(db),
+    scores: createScoresRepo(db),
+  };
+}
+
+export type Repos = ReturnType<typeof createRepos>;

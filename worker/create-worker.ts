@@ -1,0 +1,29 @@
+import { createRequire } from 'node:module';
+import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
+import { createActivities, type ActivityDeps } from '../activities/index.js';
+
+const require = createRequire(import.meta.url);
+
+export const workflowsPath = require.resolve('../workflows/index.ts');
+
+/** Bundles the workflow code once; tests share one bundle across files. */
+export async function bundleWorkflows(): Promise<WorkflowBundle> {
+  return bundleWorkflowCode({ workflowsPath, logger: { log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined, warn: console.warn, error: console.error } });
+}
+
+export interface WorkerOptions extends ActivityDeps {
+  connection: NativeConnection;
+  namespace: string;
+  taskQueue: string;
+  workflowBundle?: WorkflowBundle;
+}
+
+export async function createWorker(opts: WorkerOptions): Promise<Worker> {
+  return Worker.create({
+    connection: opts.connection,
+    namespace: opts.namespace,
+    taskQueue: opts.taskQueue,
+    ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath }),
+    activities: createActivities({ db: opts.db }),
+  });
+}
