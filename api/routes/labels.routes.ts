@@ -64,7 +64,9 @@ export function labelEndpoints({ repos }: ApiDeps) {
           if (!parsed.ok) throw validationError(parsed.message);
           settings = parsed.rules.settings;
         }
-        const bumpVersion = settings !== undefined && JSON.stringify(settings) !== JSON.stringify(label.settings);
+        // Key order is not meaningful: jsonb hands the stored settings back with its own key order.
+        const canonical = (s: Record<string, unknown>) => JSON.stringify(Object.keys(s).sort().map((k) => [k, s[k]]));
+        const bumpVersion = settings !== undefined && canonical(settings) !== canonical(label.settings);
         try {
           return await repos.labels.update(principal.workspaceId, label.id, { ...body, settings, bumpVersion });
         } catch (error) {
