@@ -1,4 +1,5 @@
 import type { Db } from '../infra/db.js';
+import { createItemActivities } from './items.activities.js';
 import { createSystemActivities } from './system.activities.js';
 
 export interface ActivityDeps {
@@ -9,6 +10,7 @@ export interface ActivityDeps {
 export function createActivities(deps: ActivityDeps) {
   return {
     ...createSystemActivities(deps.db),
+    ...createItemActivities(deps.db),
   };
 }
 

@@ -6,7 +6,9 @@ import { errorHandler, notFoundHandler } from './errors.js';
 import { buildOpenApi } from './openapi.js';
 import { healthEndpoints } from './routes/health.routes.js';
 import { humanReviewEndpoints } from './routes/human-review.routes.js';
+import { itemActionEndpoints } from './routes/item-actions.routes.js';
 import { labelEndpoints } from './routes/labels.routes.js';
+import { queueEndpoints } from './routes/queues.routes.js';
 import { scoreEndpoints } from './routes/scores.routes.js';
 import { sourceEndpoints } from './routes/sources.routes.js';
 import { workspaceEndpoints } from './routes/workspaces.routes.js';
@@ -19,6 +21,8 @@ export function allEndpoints(deps: ApiDeps): Endpoint<any, any>[] {
     ...sourceEndpoints(deps),
     ...scoreEndpoints(deps),
     ...humanReviewEndpoints(deps),
+    ...queueEndpoints(deps),
+    ...itemActionEndpoints(deps),
   ];
 }
 

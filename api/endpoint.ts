@@ -1,6 +1,7 @@
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import type { z } from 'zod';
 import { validationError } from '../domain/errors.js';
+import { isUuid } from '../domain/ids.js';
 import type { Principal } from '../domain/principals.js';
 
 /**
@@ -55,6 +56,28 @@ export function parseWith<T>(schema: z.ZodType<T>, value: unknown, root: string)
   return result.data;
 }
 
+/**
+ * Postgres cannot store the NUL character (U+0000) in text or jsonb. Returns the path of the first
+ * string or key holding one ('' for the value itself), so a request can be refused before a write.
+ */
+export function findNul(value: unknown, path = ''): string | undefined {
+  const at = (key: string | number) => (path ? `${path}.${key}` : String(key));
+  if (typeof value === 'string') return value.includes('\u0000') ? path : undefined;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = findNul(value[i], at(i));
+      if (found !== undefined) return found;
+    }
+  } else if (value !== null && typeof value === 'object') {
+    for (const [key, v] of Object.entries(value)) {
+      if (key.includes('\u0000')) return at(key);
+      const found = findNul(v, at(key));
+      if (found !== undefined) return found;
+    }
+  }
+  return undefined;
+}
+
 const jsonParsers = {
   '1mb': express.json({ limit: '1mb' }),
   '16mb': express.json({ limit: '16mb' }),
@@ -77,6 +100,9 @@ export function mountEndpoints(router: Router, endpoints: Endpoint<any, any>[], 
         body = parseWith(e.body, req.body, 'body');
       }
       const query = e.query ? parseWith(e.query, req.query, 'query') : undefined;
+      // A list's cursor is the id (a UUID) of the last row of the previous page; anything else would reach Postgres as a bad uuid.
+      const cursor = (query as { cursor?: unknown } | undefined)?.cursor;
+      if (typeof cursor === 'string' && !isUuid(cursor)) throw validationError('cursor: not a cursor returned by this list; pass nextCursor as it was given.');
       const principal = res.locals.principal as Principal;
       const result = await e.handler({ req, res, principal, params: req.params as Record<string, string>, body, query });
       if (res.headersSent) return;

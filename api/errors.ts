@@ -19,6 +19,9 @@ export function toHttpError(error: unknown): { status: number; code: ErrorCode; 
   const temporal = classifyTemporalError(error);
   if (temporal) return temporal;
   if (isDbUnavailable(error)) return { status: 503, code: 'UNAVAILABLE', message: 'Postgres is unavailable; try again shortly.' };
+  // 22021 / 22P05: a NUL character (U+0000) in text or jsonb, which Postgres cannot store. The client's input, not a bug.
+  const pgCode = (error as { code?: unknown })?.code;
+  if (pgCode === '22021' || pgCode === '22P05') return { status: 400, code: 'VALIDATION', message: 'Text values may not contain the NUL character (\\u0000).' };
   if (isUniqueViolation(error)) return { status: 409, code: 'CONFLICT', message: 'A resource with the same unique fields already exists.' };
   return { status: 500, code: 'INTERNAL', message: 'Internal error; it has been logged.' };
 }

@@ -2,6 +2,8 @@ import { z } from 'zod';
 import { LABEL_KEY, LABEL_TYPES } from './labels.js';
 import { SCORE_SOURCES, WORKSPACE_ROLES } from './principals.js';
 import { SOURCE_TYPES } from './sources.js';
+import { ITEM_STATUSES } from './item.js';
+import { ASSIGNMENT_STRATEGIES, QUEUE_ROLES, QUEUE_STATUSES } from './queues.js';
 
 /**
  * The API contract: request and response schemas of every endpoint. The routes validate with
@@ -218,3 +220,115 @@ export const v2Response = z.object({ success: z.boolean(), annotations: z.array(
 // Health
 export const healthResponse = z.object({ status: z.literal('ok') });
 export const readyResponse = z.object({ status: z.literal('ok'), postgres: z.literal('ok'), temporal: z.literal('ok') });
+
+// Queues
+const queueLabelInput = z.strictObject({ label: z.string().min(1).describe('label id or key'), required: z.boolean().default(true) });
+const queueMemberInput = z.strictObject({ userId: id, roles: z.array(z.enum(QUEUE_ROLES)).min(1, 'roles needs at least one of annotator, reviewer, manager') });
+const queueSettingsFields = {
+  description: z.string().max(5000).optional(),
+  instructions: z.string().max(100_000).optional().describe('markdown'),
+  assignmentStrategy: z.enum(ASSIGNMENT_STRATEGIES).optional(),
+  annotationsRequired: z.int().min(1, 'annotationsRequired must be 1 to 10').max(10, 'annotationsRequired must be 1 to 10').optional(),
+  reservationTimeoutSeconds: z.int().min(1).max(604_800).optional(),
+  requiresReview: z.boolean().optional(),
+  labels: z.array(queueLabelInput).max(50).optional(),
+  members: z.array(queueMemberInput).max(1000).optional(),
+};
+export const createQueueBody = z.strictObject({ name: z.string().trim().min(1).max(200), ...queueSettingsFields });
+export const updateQueueBody = z.strictObject({ name: z.string().trim().min(1).max(200).optional(), ...queueSettingsFields });
+export const queueStatusBody = z.strictObject({ status: z.enum(QUEUE_STATUSES) });
+export const queue = z.object({
+  id,
+  name: z.string(),
+  description: z.string(),
+  instructions: z.string(),
+  assignmentStrategy: z.enum(ASSIGNMENT_STRATEGIES),
+  annotationsRequired: z.number().int(),
+  reservationTimeoutSeconds: z.number().int(),
+  requiresReview: z.boolean(),
+  status: z.enum(QUEUE_STATUSES),
+  labels: z.array(z.object({ labelId: id, key: z.string(), name: z.string(), type: z.string(), required: z.boolean() })),
+  members: z.array(z.object({ userId: id, roles: z.array(z.enum(QUEUE_ROLES)) })),
+  createdAt: timestamp,
+  updatedAt: timestamp,
+});
+
+// Items
+export const addItemsBody = z.strictObject({
+  items: z
+    .array(z.strictObject({ sourceType: z.enum(SOURCE_TYPES), sourceId: z.string().min(1).max(256), priority: z.int().min(-1_000_000).max(1_000_000).optional() }))
+    .min(1, `items needs 1 to ${MAX_BATCH} entries`)
+    .max(MAX_BATCH, `items needs 1 to ${MAX_BATCH} entries`),
+});
+export const addItemsResponse = z.object({
+  added: z.array(z.object({ index: z.number().int(), itemId: id, sourceType: z.string(), sourceId: z.string() })),
+  duplicates: z.array(z.object({ index: z.number().int(), sourceType: z.string(), sourceId: z.string() })),
+  errors: z.array(entryError),
+});
+export const itemListQuery = listQuery.extend({
+  status: z.enum(ITEM_STATUSES).optional(),
+  assignee: z.string().optional(),
+  sourceType: z.enum(SOURCE_TYPES).optional(),
+});
+const seat = z.object({ annotatorId: z.string(), state: z.string(), round: z.number().int(), expiresAt: z.string().nullable() });
+export const itemSummary = z.object({
+  id,
+  queueId: id,
+  sourceType: z.enum(SOURCE_TYPES),
+  sourceId: z.string(),
+  priority: z.number().int(),
+  status: z.enum(ITEM_STATUSES),
+  annotationsRequired: z.number().int(),
+  submittedCount: z.number().int(),
+  seats: z.array(seat),
+  createdAt: timestamp,
+  updatedAt: timestamp,
+});
+export const itemDetail = z.object({
+  item: itemSummary,
+  source,
+  labels: queue.shape.labels,
+  annotations: z.array(score).describe('values the caller may see under the blind rule'),
+  reservation: z.object({ expiresAt: timestamp, round: z.number().int() }).nullable().describe("the caller's live reservation"),
+  review: z.record(z.string(), z.unknown()),
+  results: z.array(z.object({ labelId: id, value: z.unknown(), method: z.string(), provenance: z.record(z.string(), z.unknown()) })),
+});
+export const assignBody = z.strictObject({
+  itemIds: z.array(id).min(1).max(MAX_BATCH),
+  userIds: z.array(id).max(10),
+  action: z.enum(['add', 'set', 'remove']),
+});
+export const assignResponse = z.object({
+  results: z.array(z.object({ itemId: id, added: z.array(z.string()), removed: z.array(z.string()) })),
+  errors: z.array(z.object({ itemId: z.string(), code: z.string(), message: z.string() })),
+});
+export const submitBody = z.strictObject({
+  annotations: z
+    .array(z.strictObject({ label: z.string().min(1).describe('label id or key'), value: z.union([z.string(), z.number(), z.boolean(), z.array(z.string())]), notes: z.string().max(5000).optional() }))
+    .min(1, 'annotations needs at least one entry')
+    .max(50),
+});
+export const submitResponse = z.object({
+  item: z.object({ id, status: z.enum(ITEM_STATUSES) }),
+  round: z.number().int(),
+  scores: z.array(z.object({ id, labelId: id, value: z.unknown(), notes: z.string().nullable(), round: z.number().int() })),
+});
+export const reviewBody = z.strictObject({
+  action: z.enum(['approve', 'request_changes']),
+  comment: z.string().max(5000).optional(),
+  targets: z.array(z.strictObject({ label: z.string().min(1).optional(), annotatorId: z.string().min(1), comment: z.string().max(5000) })).max(100).optional(),
+});
+export const itemStatusResponse = z.object({ item: z.object({ id, status: z.enum(ITEM_STATUSES) }) });
+export const reservationResponse = z.object({ item: z.object({ id, status: z.enum(ITEM_STATUSES) }), reservation: z.object({ expiresAt: timestamp, round: z.number().int() }) });
+export const nextQuery = z.strictObject({ mode: z.enum(['annotate', 'review']).default('annotate') });
+export const historyResponse = z.object({ data: z.array(z.object({ at: timestamp, event: z.string(), actorId: z.string().nullable(), details: z.record(z.string(), z.unknown()) })) });
+const annotatorProgress = z.object({
+  annotatorId: z.string(), assigned: z.number().int(), reserved: z.number().int(), submitted: z.number().int(),
+  skipped: z.number().int(), expired: z.number().int(), lastActiveAt: timestamp.nullable(),
+});
+export const progressResponse = z.object({
+  total: z.number().int(),
+  byStatus: z.record(z.string(), z.number().int()),
+  annotators: z.array(annotatorProgress),
+  mine: annotatorProgress,
+});

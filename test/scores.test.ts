@@ -251,6 +251,19 @@ describe('POST /api/v1/scores/bulk', () => {
     expect(forS2).toHaveLength(0);
   });
 
+  it('reports an entry holding the NUL character as an entry error naming the field, writing the others', async () => {
+    const [s1, s2] = await createTraces(ws.admin, 2);
+    const text = await createLabel(ws.admin, { type: 'text' });
+    const res = await ws.member.post('/api/v1/scores/bulk', [
+      { sourceType: 'trace', sourceId: s1, label: text.key, value: 'a\u0000b' },
+      { sourceType: 'trace', sourceId: s2, label: text.key, value: 'fine' },
+    ]);
+    expect(res.status).toBe(200);
+    expect(res.body.added).toEqual([{ index: 1, id: expect.any(String) }]);
+    expect(res.body.errors).toEqual([{ index: 0, code: 'VALIDATION', message: expect.stringMatching(/^value: .*NUL/) }]);
+    expect(await scoreRows(system, ws.workspaceId, { label_id: text.id })).toHaveLength(1);
+  });
+
   it('upserts in bulk: re-sending an existing (source, label, identity) replaces its value, keeping its id', async () => {
     const [s1] = await createTraces(ws.admin, 1);
     const first = await ws.member.post('/api/v1/scores/bulk', [{ sourceType: 'trace', sourceId: s1, label: label.key, value: 1 }]);
@@ -315,7 +328,7 @@ describe('GET /api/v1/scores', () => {
     l2 = await createLabel(ws.admin, { type: 'star' });
     svc = await serviceKey(ws);
     traceIds = await createTraces(ws.admin, 2);
-    [rowId] = await createTraces(ws.admin, 1, 'dataset_row');
+    rowId = (await createTraces(ws.admin, 1, 'dataset_row'))[0]!;
     const service = system.as(svc.key);
     const post = async (name: string, client: ApiClient, body: Record<string, unknown>) => {
       const res = await client.post('/api/v1/scores', body);
@@ -382,6 +395,10 @@ describe('GET /api/v1/scores', () => {
 
   it('combines filters', async () => {
     expect(await list(`label=${l1.key}&scoreSource=human&sourceId=${traceIds[1]}`)).toEqual(named('m-t1-l1'));
+  });
+
+  it('answers an empty page for a queueId that is not a UUID', async () => {
+    expect(await list('queueId=not-a-queue')).toEqual([]);
   });
 
   it('refuses bad filters with 400 naming the parameter', async () => {

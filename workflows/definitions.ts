@@ -1,4 +1,6 @@
 import { defineSearchAttributeKey } from '@temporalio/common';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { ItemConfig, ItemState, ItemStatus, ReviewTarget } from '../domain/item.js';
 
 /**
  * Wire names shared by workflows, worker and API. They are history: add, never rename.
@@ -11,3 +13,67 @@ export const SEARCH_ATTRIBUTE_KEYS = {
 } as const;
 
 export const SEARCH_ATTRIBUTES = Object.fromEntries(Object.values(SEARCH_ATTRIBUTE_KEYS).map((k) => [k.name, k.type])) as Record<string, 'KEYWORD' | 'KEYWORD_LIST'>;
+
+export const itemWorkflowId = (itemId: string) => `item-${itemId}`;
+
+export interface ItemWorkflowInput {
+  itemId: string;
+  workspaceId: string;
+  queueId: string;
+  config: ItemConfig;
+  eligibleAnnotators: string[];
+  /** Set when the workflow continues as new: the state carries over whole. */
+  state?: ItemState;
+}
+
+export interface SeatResult {
+  item: { id: string; status: ItemStatus };
+  reservation: { expiresAt: string; round: number };
+}
+
+export interface SubmitAnnotation {
+  labelId: string;
+  labelVersion: number;
+  value: string | number | boolean | string[];
+  notes: string | null;
+}
+
+export interface SubmitRequest {
+  annotatorId: string;
+  idempotencyKey: string;
+  bodyHash: string;
+  annotations: SubmitAnnotation[];
+}
+
+export interface SubmitResult {
+  item: { id: string; status: ItemStatus };
+  round: number;
+  scores: { id: string; labelId: string; value: SubmitAnnotation['value']; notes: string | null; round: number }[];
+}
+
+export interface ReviewRequest {
+  reviewerId: string;
+  action: 'approve' | 'request_changes';
+  comment: string | null;
+  targets: ReviewTarget[];
+}
+
+export interface ItemStatusResult {
+  item: { id: string; status: ItemStatus };
+}
+
+// Updates: the caller needs an answer or a rejection.
+export const reserveUpdate = defineUpdate<SeatResult, [{ annotatorId: string }]>('reserve');
+export const heartbeatUpdate = defineUpdate<SeatResult, [{ annotatorId: string }]>('heartbeat');
+export const releaseUpdate = defineUpdate<ItemStatusResult, [{ annotatorId: string }]>('release');
+export const skipUpdate = defineUpdate<ItemStatusResult, [{ annotatorId: string }]>('skip');
+export const submitUpdate = defineUpdate<SubmitResult, [SubmitRequest]>('submit');
+export const reviewUpdate = defineUpdate<ItemStatusResult, [ReviewRequest]>('review');
+export const assignUpdate = defineUpdate<{ added: string[]; removed: string[] }, [{ annotatorIds: string[]; action: 'add' | 'remove' | 'set'; actorId: string }]>('assign');
+export const resetUpdate = defineUpdate<ItemStatusResult, [{ actorId: string }]>('reset');
+export const cancelUpdate = defineUpdate<ItemStatusResult, [{ actorId: string }]>('cancel');
+
+// Signals: fire-and-forget notices from the API.
+export const membersChangedSignal = defineSignal<[{ eligibleAnnotators: string[]; removed: string[] }]>('membersChanged');
+
+export const stateQuery = defineQuery<ItemState>('state');

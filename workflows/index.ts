@@ -1,1 +1,2 @@
 export { pingWorkflow } from './ping.workflow.js';
+export { itemWorkflow } from './item.workflow.js';

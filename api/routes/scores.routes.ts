@@ -5,7 +5,7 @@ import { isUuid } from '../../domain/ids.js';
 import type { InlineScoreWrite } from '../../infra/repositories/scores.repo.js';
 import { pageOf } from '../../infra/repositories/rows.js';
 import type { ApiDeps } from '../deps.js';
-import { describeZodError, endpoint } from '../endpoint.js';
+import { describeZodError, endpoint, findNul } from '../endpoint.js';
 import { inlineScoreKey, prepareInlineScores, type ScoreRequest } from '../scoring.js';
 
 export const scoreBatchBody = z.array(z.unknown()).min(1, `send 1 to ${api.MAX_BATCH} scores`).max(api.MAX_BATCH, `a batch holds at most ${api.MAX_BATCH} scores`);
@@ -34,8 +34,10 @@ export function scoreEndpoints({ repos }: ApiDeps) {
         const requests: { index: number; request: ScoreRequest }[] = [];
         body.forEach((raw, index) => {
           const parsed = api.createScoreBody.safeParse(raw);
-          if (parsed.success) requests.push({ index, request: parsed.data });
-          else result.errors.push({ index, code: 'VALIDATION', message: describeZodError(parsed.error, `[${index}]`) });
+          const nul = parsed.success ? findNul(parsed.data) : undefined;
+          if (!parsed.success) result.errors.push({ index, code: 'VALIDATION', message: describeZodError(parsed.error, `[${index}]`) });
+          else if (nul !== undefined) result.errors.push({ index, code: 'VALIDATION', message: `${nul || `[${index}]`}: must not contain the NUL character (\\u0000)` });
+          else requests.push({ index, request: parsed.data });
         });
         const prepared = await prepareInlineScores(repos, principal, requests.map((r) => r.request));
         const firstIndex = new Map<string, number>();
@@ -59,13 +61,16 @@ export function scoreEndpoints({ repos }: ApiDeps) {
       method: 'get', path: '/api/v1/scores', tag: 'scores', summary: 'Scores of the workspace, filtered, oldest first, cursor-paginated',
       query: api.scoreListQuery, status: 200, response: api.page(api.score),
       handler: async ({ principal, query }) => {
+        // A queue id is a UUID: anything else matches no queue (and must not reach Postgres as a bad uuid).
+        if (query.queueId !== undefined && !isUuid(query.queueId)) return { data: [], nextCursor: null };
         let labelId: string | undefined;
         if (query.label) {
           const label = await repos.labels.find(principal.workspaceId, query.label);
           if (!label) return { data: [], nextCursor: null };
           labelId = label.id;
         }
-        const rows = await repos.scores.list(principal.workspaceId, { ...query, labelId }, query.limit, query.cursor);
+        const viewer = { id: principal.id, isAdmin: principal.role === 'admin' };
+        const rows = await repos.scores.list(principal.workspaceId, viewer, { ...query, labelId }, query.limit, query.cursor);
         return pageOf(rows, query.limit);
       },
     }),

@@ -4,7 +4,7 @@ import { notFound } from '../../domain/errors.js';
 import { SOURCE_TYPES } from '../../domain/sources.js';
 import type { SourceInput } from '../../infra/repositories/sources.repo.js';
 import type { ApiDeps } from '../deps.js';
-import { describeZodError, endpoint, parseWith } from '../endpoint.js';
+import { describeZodError, endpoint, findNul, parseWith } from '../endpoint.js';
 
 const batchOf = (what: string) =>
   z.array(z.unknown()).min(1, `send 1 to ${api.MAX_BATCH} ${what}`).max(api.MAX_BATCH, `a batch holds at most ${api.MAX_BATCH} ${what}`);
@@ -28,6 +28,11 @@ export function sourceEndpoints({ repos }: ApiDeps) {
             return;
           }
           const entry = parsed.data;
+          const nul = findNul(entry);
+          if (nul !== undefined) {
+            result.errors.push({ index, code: 'VALIDATION', message: `${nul || `[${index}]`}: must not contain the NUL character (\\u0000)` });
+            return;
+          }
           if (entry.type === 'observation_span' && !entry.traceId) {
             result.errors.push({ index, code: 'VALIDATION', message: 'traceId: required for an observation_span (a span belongs to one trace)' });
             return;

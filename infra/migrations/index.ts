@@ -1,9 +1,11 @@
 import type { Knex } from 'knex';
 import * as foundation from './0001_foundation.js';
+import * as queues from './0002_queues.js';
 
 /** Every migration, in order. Forward-only: add a file, never edit one that has shipped. */
 const MIGRATIONS: Record<string, Knex.Migration> = {
   '0001_foundation': foundation,
+  '0002_queues': queues,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

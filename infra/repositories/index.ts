@@ -1,6 +1,7 @@
 import type { Db } from '../db.js';
 import { createLabelsRepo } from './labels.repo.js';
 import { createPrincipalsRepo } from './principals.repo.js';
+import { createQueuesRepo } from './queues.repo.js';
 import { createScoresRepo } from './scores.repo.js';
 import { createSourcesRepo } from './sources.repo.js';
 
@@ -10,6 +11,7 @@ export function createRepos(db: Db) {
     labels: createLabelsRepo(db),
     sources: createSourcesRepo(db),
     scores: createScoresRepo(db),
+    queues: createQueuesRepo(db),
   };
 }
 

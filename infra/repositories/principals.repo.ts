@@ -1,5 +1,5 @@
 import type { Principal, WorkspaceRole } from '../../domain/principals.js';
-import { newId } from '../../domain/ids.js';
+import { isUuid, newId } from '../../domain/ids.js';
 import type { Db } from '../db.js';
 import { generateApiKey, hashApiKey, hashesMatch } from '../api-keys.js';
 import { iso, isoOrNull, str, type Row } from './rows.js';
@@ -134,6 +134,14 @@ export function createPrincipalsRepo(db: Db) {
     async findUser(workspaceId: string, id: string): Promise<UserRecord | null> {
       const row = await db('principals').where({ workspace_id: workspaceId, id, kind: 'user' }).first();
       return row ? toUser(row) : null;
+    },
+
+    /** Which of these ids are principals of the workspace. */
+    async existing(workspaceId: string, ids: string[]): Promise<Set<string>> {
+      const valid = ids.filter(isUuid);
+      if (valid.length === 0) return new Set();
+      const rows: Row[] = await db('principals').where({ workspace_id: workspaceId }).whereIn('id', valid).select('id');
+      return new Set(rows.map((r) => str(r.id)));
     },
 
     async createApiKey(workspaceId: string, input: { userId?: string; name: string; role?: WorkspaceRole }) {

@@ -73,6 +73,7 @@ function toScore(row: Row): ScoreRecord {
 }
 
 export interface ScoreFilter {
+  queueItemId?: string;
   sourceType?: SourceType;
   sourceId?: string;
   labelId?: string;
@@ -82,6 +83,33 @@ export interface ScoreFilter {
   since?: string;
   until?: string;
 }
+
+export interface ScoreViewer {
+  id: string;
+  isAdmin: boolean;
+}
+
+/**
+ * The blind rule, in one place: a person sees only their own values on an item while they hold,
+ * or could still take, a seat on it (managers included). Reviewers see everyone's once the item is
+ * in review; managers and admins who cannot take a seat see them; everyone sees them once completed.
+ */
+const BLIND_RULE = `(
+  s.queue_item_id is null
+  or s.annotator_id = :viewer
+  or exists (
+    select 1 from queue_items i
+    left join queue_members m on m.queue_id = i.queue_id and cast(m.principal_id as text) = :viewer
+    where i.id = s.queue_item_id and (
+      i.status = 'completed'
+      or (
+        not (:viewer = any(i.assigned_to || i.reserved_by || i.submitted_by || i.rework_for))
+        and not (coalesce('annotator' = any(m.roles), false) and i.status in ('pending', 'in_progress') and not (:viewer = any(i.skipped_by)))
+        and (:isAdmin or coalesce('manager' = any(m.roles), false) or (coalesce('reviewer' = any(m.roles), false) and i.status in ('pending_review', 'changes_requested')))
+      )
+    )
+  )
+)`;
 
 export function createScoresRepo(db: Db) {
   const selectScores = (workspaceId: string) =>
@@ -140,8 +168,11 @@ export function createScoresRepo(db: Db) {
       return ids.flatMap((id) => byId.get(id) ?? []);
     },
 
-    async list(workspaceId: string, filter: ScoreFilter, limit: number, cursor?: string): Promise<ScoreRecord[]> {
+    /** Scores the viewer may see: the blind rule of DESIGN.md §4 applies to queue scores. */
+    async list(workspaceId: string, viewer: ScoreViewer, filter: ScoreFilter, limit: number, cursor?: string): Promise<ScoreRecord[]> {
       const query = selectScores(workspaceId).orderBy('s.id').limit(limit + 1);
+      query.whereRaw(BLIND_RULE, { viewer: viewer.id, isAdmin: viewer.isAdmin });
+      if (filter.queueItemId) query.where('s.queue_item_id', filter.queueItemId);
       if (cursor) query.where('s.id', '>', cursor);
       if (filter.sourceType) query.where('src.type', filter.sourceType);
       if (filter.sourceId) query.where('src.external_id', filter.sourceId);

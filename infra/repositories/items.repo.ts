@@ -1,0 +1,174 @@
+import { typedValueColumns, type LabelType, type LabelValue } from '../../domain/labels.js';
+import type { ItemEvent, ItemReadModel } from '../../domain/item.js';
+import { resolveLabel } from '../../domain/resolve.js';
+import type { AssignmentStrategy } from '../../domain/queues.js';
+import type { Db } from '../db.js';
+import { str, type Row } from './rows.js';
+
+export interface PersistItemInput {
+  workspaceId: string;
+  snapshot: ItemReadModel;
+  events: (ItemEvent & { dedupeKey: string })[];
+}
+
+export interface RecordSubmissionInput {
+  workspaceId: string;
+  itemId: string;
+  annotatorId: string;
+  round: number;
+  scores: { id: string; labelId: string; labelVersion: number; value: LabelValue; notes: string | null }[];
+  idempotencyKey: string;
+  bodyHash: string;
+  response: unknown;
+}
+
+const CLOSED = ['completed', 'cancelled'];
+
+/** The writes the item workflow makes, each idempotent: a retried activity changes nothing more. */
+export function createItemsRepo(db: Db) {
+  return {
+    /** The versioned read model: `where version < new`, so retries and reordering never move it backwards. */
+    async persist({ snapshot, events }: PersistItemInput): Promise<void> {
+      await db.transaction(async (trx) => {
+        await trx('queue_items')
+          .where({ id: snapshot.itemId })
+          .where('version', '<', snapshot.version)
+          .update({
+            version: snapshot.version,
+            status: snapshot.status,
+            seats_occupied: snapshot.seatsOccupied,
+            submitted_count: snapshot.submittedCount,
+            reserved_by: snapshot.reservedBy,
+            assigned_to: snapshot.assignedTo,
+            submitted_by: snapshot.submittedBy,
+            rework_for: snapshot.reworkFor,
+            skipped_by: snapshot.skippedBy,
+            seats: JSON.stringify(snapshot.seats),
+            review: JSON.stringify(snapshot.review),
+            updated_at: trx.fn.now(),
+            closed_at: CLOSED.includes(snapshot.status) ? trx.raw('coalesce(closed_at, now())') : null,
+          });
+        if (events.length > 0) {
+          await trx('item_events')
+            .insert(events.map((e) => ({
+              item_id: snapshot.itemId,
+              dedupe_key: e.dedupeKey,
+              event: e.event,
+              actor_id: e.actorId,
+              details: JSON.stringify(e.details),
+              at: new Date(e.at),
+            })))
+            .onConflict('dedupe_key')
+            .ignore();
+        }
+      });
+    },
+
+    /** Scores of one submission and its idempotency record, in one transaction keyed so a retry inserts nothing. */
+    async recordSubmission(input: RecordSubmissionInput): Promise<void> {
+      await db.transaction(async (trx) => {
+        const item = await trx('queue_items').where({ id: input.itemId }).first('source_id');
+        if (!item) throw new Error(`queue item ${input.itemId} not found`);
+        const rows = input.scores.map((s) => {
+          const typed = typedValueColumns(s.value);
+          return {
+            id: s.id,
+            workspace_id: input.workspaceId,
+            source_id: item.source_id,
+            label_id: s.labelId,
+            label_version: s.labelVersion,
+            value: JSON.stringify(s.value),
+            value_number: typed.valueNumber,
+            value_text: typed.valueText,
+            value_boolean: typed.valueBoolean,
+            value_texts: typed.valueTexts,
+            annotator_id: input.annotatorId,
+            principal_id: input.annotatorId,
+            score_source: 'human',
+            notes: s.notes,
+            queue_item_id: input.itemId,
+            round: input.round,
+            metadata: '{}',
+          };
+        });
+        if (rows.length > 0) {
+          await trx.raw(`${trx('scores').insert(rows).toString()} on conflict (queue_item_id, label_id, annotator_id, round) where queue_item_id is not null do nothing`);
+        }
+        await trx('submissions')
+          .insert({
+            annotator_id: input.annotatorId,
+            idempotency_key: input.idempotencyKey,
+            item_id: input.itemId,
+            body_hash: input.bodyHash,
+            response: JSON.stringify(input.response),
+          })
+          .onConflict(['annotator_id', 'idempotency_key'])
+          .ignore();
+      });
+    },
+
+    /**
+     * The next annotator for a rotation turn, under the queue row's lock, remembered per (item, turn):
+     * concurrent items and retries never hand out the same turn twice.
+     */
+    async claimTurn(input: { itemId: string; queueId: string; turn: number; strategy: AssignmentStrategy; exclude: string[] }): Promise<string | null> {
+      return db.transaction(async (trx) => {
+        const earlier = await trx('assignment_turns').where({ item_id: input.itemId, turn: input.turn }).first('annotator_id');
+        if (earlier) return earlier.annotator_id === null ? null : str(earlier.annotator_id);
+        const queue = await trx('queues').where({ id: input.queueId }).forUpdate().first('rotation_cursor');
+        const members: Row[] = await trx('queue_members')
+          .where({ queue_id: input.queueId })
+          .whereRaw(`'annotator' = any(roles)`)
+          .orderBy('principal_id')
+          .select('principal_id');
+        const rotation = members.map((m) => str(m.principal_id));
+        const start = rotation.length ? Number(queue?.rotation_cursor ?? 0) % rotation.length : 0;
+        const ordered = [...rotation.slice(start), ...rotation.slice(0, start)].filter((id) => !input.exclude.includes(id));
+
+        let chosen: string | null = ordered[0] ?? null;
+        if (chosen && input.strategy === 'load_balanced') {
+          const loads: Row[] = await trx('assignment_turns as t')
+            .join('queue_items as i', 'i.id', 't.item_id')
+            .where('t.queue_id', input.queueId)
+            .whereNotNull('t.annotator_id')
+            .whereNotIn('i.status', CLOSED)
+            .whereRaw('not (t.annotator_id::text = any(i.submitted_by))')
+            .whereRaw('(t.annotator_id::text = any(i.assigned_to) or t.annotator_id::text = any(i.reserved_by) or i.version = 0 or t.created_at > i.updated_at)')
+            .groupBy('t.annotator_id')
+            .select('t.annotator_id', trx.raw('count(distinct t.item_id)::int as open'));
+          const load = new Map(loads.map((l) => [str(l.annotator_id), Number(l.open)]));
+          chosen = [...ordered].sort((a, b) => (load.get(a) ?? 0) - (load.get(b) ?? 0))[0]!;
+        }
+        await trx('assignment_turns').insert({ item_id: input.itemId, turn: input.turn, queue_id: input.queueId, annotator_id: chosen });
+        if (chosen) await trx('queues').where({ id: input.queueId }).update({ rotation_cursor: (rotation.indexOf(chosen) + 1) % rotation.length });
+        return chosen;
+      });
+    },
+
+    /** Resolves every queue label on the current round of each annotator; safe to run again. */
+    async finalize(input: { itemId: string; reviewerId: string | null }): Promise<void> {
+      await db.transaction(async (trx) => {
+        const item = await trx('queue_items').where({ id: input.itemId }).first('queue_id', 'submitted_by');
+        if (!item) throw new Error(`queue item ${input.itemId} not found`);
+        const labels: Row[] = await trx('queue_labels as ql').join('labels as l', 'l.id', 'ql.label_id').where('ql.queue_id', item.queue_id).select('l.id', 'l.type');
+        const scores: Row[] = await trx('scores as s')
+          .where('s.queue_item_id', input.itemId)
+          .whereNull('s.deleted_at')
+          .whereRaw('s.round = (select max(round) from scores x where x.queue_item_id = s.queue_item_id and x.annotator_id = s.annotator_id)')
+          .orderBy('s.created_at')
+          .select('s.label_id', 's.annotator_id', 's.value');
+        for (const label of labels) {
+          const votes = scores.filter((s) => s.label_id === label.id).map((s) => ({ annotatorId: str(s.annotator_id), value: s.value as LabelValue }));
+          const resolution = resolveLabel(label.type as LabelType, votes);
+          const provenance = { ...resolution.provenance, approvedBy: input.reviewerId };
+          await trx('item_results')
+            .insert({ item_id: input.itemId, label_id: label.id, value: JSON.stringify(resolution.value), method: resolution.method, provenance: JSON.stringify(provenance) })
+            .onConflict(['item_id', 'label_id'])
+            .merge(['value', 'method', 'provenance']);
+        }
+      });
+    },
+  };
+}
+
+export type ItemsRepo = ReturnType<typeof createItemsRepo>;

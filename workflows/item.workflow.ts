@@ -1,0 +1,257 @@
+import {
+  ApplicationFailure,
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+  uuid4,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
+import { DomainError } from '../domain/errors.js';
+import * as item from '../domain/item.js';
+import type { ItemEvent, ItemState } from '../domain/item.js';
+import {
+  SEARCH_ATTRIBUTE_KEYS,
+  assignUpdate,
+  cancelUpdate,
+  heartbeatUpdate,
+  membersChangedSignal,
+  releaseUpdate,
+  reserveUpdate,
+  resetUpdate,
+  reviewUpdate,
+  skipUpdate,
+  stateQuery,
+  submitUpdate,
+  type ItemWorkflowInput,
+  type SeatResult,
+  type SubmitRequest,
+  type SubmitResult,
+} from './definitions.js';
+
+const { persistItem, recordSubmission, claimTurn, finalizeItem } = proxyActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '200 milliseconds', maximumInterval: '10 seconds' },
+});
+
+/** Domain rejections cross to the client as ApplicationFailures typed by the error code (a plain Error would retry the task forever). */
+function asFailure(error: unknown): never {
+  if (error instanceof DomainError) throw ApplicationFailure.create({ type: error.code, message: error.message, details: error.details === undefined ? [] : [error.details], nonRetryable: true });
+  throw error;
+}
+
+/** Runs a rule on a copy of the state (plain JSON; the sandbox has no structuredClone): a validator must reject without touching anything. */
+function check(state: ItemState, rule: (copy: ItemState) => unknown): void {
+  try {
+    rule(JSON.parse(JSON.stringify(state)) as ItemState);
+  } catch (error) {
+    asFailure(error);
+  }
+}
+
+/**
+ * One durable workflow per queue item: the only writer of the item's state. Every change is made
+ * synchronously in a handler (so two updates in one activation cannot both take the last seat),
+ * then made durable by `commit`, which writes the versioned read model and the timeline.
+ */
+export async function itemWorkflow(input: ItemWorkflowInput): Promise<{ status: item.ItemStatus }> {
+  const state: ItemState = input.state ?? item.newItemState(input);
+  let finalized = false;
+  let pendingTurnsBlocked = false;
+  /** Members who left with a seat here, waiting to be written to the timeline. */
+  const membersChanges: string[] = [];
+
+  const now = () => Date.now();
+
+  /** Bumps the version, recomputes the status, and persists the snapshot with these events. */
+  async function commit(events: Omit<ItemEvent, 'at'>[]): Promise<void> {
+    const at = now();
+    state.status = item.deriveStatus(state, at);
+    state.version++;
+    const version = state.version;
+    upsertSearchAttributes([
+      { key: SEARCH_ATTRIBUTE_KEYS.itemStatus, value: state.status },
+      { key: SEARCH_ATTRIBUTE_KEYS.assignees, value: item.assignees(state) },
+    ]);
+    await persistItem({
+      workspaceId: state.workspaceId,
+      snapshot: item.readModelOf(state, at),
+      events: events.map((e, i) => ({ ...e, at, dedupeKey: `${state.itemId}:${version}:${i}` })),
+    });
+  }
+
+  const seatResult = (outcome: item.ReserveOutcome): SeatResult => ({
+    item: { id: state.itemId, status: state.status },
+    reservation: { expiresAt: new Date(outcome.expiresAt).toISOString(), round: outcome.round },
+  });
+
+  setHandler(stateQuery, () => state);
+
+  setHandler(
+    reserveUpdate,
+    async ({ annotatorId }) => {
+      const outcome = item.reserve(state, annotatorId, now());
+      if (outcome.changed) await commit([{ event: 'reserved', actorId: annotatorId, details: { expiresAt: new Date(outcome.expiresAt).toISOString(), round: outcome.round } }]);
+      return seatResult(outcome);
+    },
+    { validator: ({ annotatorId }) => check(state, (s) => item.reserve(s, annotatorId, now())) },
+  );
+
+  setHandler(
+    heartbeatUpdate,
+    async ({ annotatorId }) => {
+      const outcome = item.heartbeat(state, annotatorId, now());
+      if (outcome.changed) await commit([{ event: 'heartbeat_extended', actorId: annotatorId, details: { expiresAt: new Date(outcome.expiresAt).toISOString() } }]);
+      return seatResult(outcome);
+    },
+    { validator: ({ annotatorId }) => check(state, (s) => item.heartbeat(s, annotatorId, now())) },
+  );
+
+  setHandler(
+    releaseUpdate,
+    async ({ annotatorId }) => {
+      item.release(state, annotatorId, now());
+      await commit([{ event: 'released', actorId: annotatorId, details: {} }]);
+      return { item: { id: state.itemId, status: state.status } };
+    },
+    { validator: ({ annotatorId }) => check(state, (s) => item.release(s, annotatorId, now())) },
+  );
+
+  setHandler(
+    skipUpdate,
+    async ({ annotatorId }) => {
+      item.skip(state, annotatorId, now());
+      await commit([{ event: 'skipped', actorId: annotatorId, details: {} }]);
+      return { item: { id: state.itemId, status: state.status } };
+    },
+    { validator: ({ annotatorId }) => check(state, (s) => item.skip(s, annotatorId, now())) },
+  );
+
+  setHandler(
+    submitUpdate,
+    async (request) => {
+      const { round } = item.submit(state, request.annotatorId, request.annotations.map((a) => a.labelId), now());
+      state.status = item.deriveStatus(state, now());
+      const scores = request.annotations.map((a) => ({ id: uuid4(), labelId: a.labelId, value: a.value, notes: a.notes, round }));
+      const result: SubmitResult = { item: { id: state.itemId, status: state.status }, round, scores };
+      // Scores and the idempotency record in one transaction, before the acknowledgement.
+      await recordSubmission({
+        workspaceId: state.workspaceId,
+        itemId: state.itemId,
+        annotatorId: request.annotatorId,
+        round,
+        scores: request.annotations.map((a, i) => ({ ...a, id: scores[i]!.id })),
+        idempotencyKey: request.idempotencyKey,
+        bodyHash: request.bodyHash,
+        response: result,
+      });
+      await commit([{ event: 'submitted', actorId: request.annotatorId, details: { round, labels: request.annotations.map((a) => a.labelId) } }]);
+      return result;
+    },
+    { validator: (request: SubmitRequest) => check(state, (s) => item.submit(s, request.annotatorId, request.annotations.map((a) => a.labelId), now())) },
+  );
+
+  setHandler(
+    reviewUpdate,
+    async ({ reviewerId, action, comment, targets }) => {
+      item.review(state, reviewerId, action, comment, targets, now());
+      await commit([{ event: 'reviewed', actorId: reviewerId, details: { action, comment, targets } }]);
+      return { item: { id: state.itemId, status: state.status } };
+    },
+    { validator: ({ reviewerId, action, comment, targets }) => check(state, (s) => item.review(s, reviewerId, action, comment, targets, now())) },
+  );
+
+  setHandler(
+    assignUpdate,
+    async ({ annotatorIds, action, actorId }) => {
+      const changes = item.pin(state, annotatorIds, action, now());
+      const events = [
+        ...changes.added.map((id) => ({ event: 'assigned' as const, actorId, details: { annotatorId: id, by: 'manager' } })),
+        ...changes.removed.map((id) => ({ event: 'unassigned' as const, actorId, details: { annotatorId: id } })),
+      ];
+      if (events.length > 0) await commit(events);
+      return changes;
+    },
+    { validator: ({ annotatorIds, action }) => check(state, (s) => item.pin(s, annotatorIds, action, now())) },
+  );
+
+  setHandler(
+    resetUpdate,
+    async ({ actorId }) => {
+      item.resetSkipped(state);
+      state.status = 'pending';
+      pendingTurnsBlocked = false;
+      await commit([{ event: 'reset', actorId, details: {} }]);
+      return { item: { id: state.itemId, status: state.status } };
+    },
+    { validator: (_input: { actorId: string }) => check(state, (s) => item.resetSkipped(s)) },
+  );
+
+  setHandler(
+    cancelUpdate,
+    async ({ actorId }) => {
+      if (item.cancel(state)) await commit([{ event: 'cancelled', actorId, details: {} }]);
+      return { item: { id: state.itemId, status: state.status } };
+    },
+    { validator: (_input: { actorId: string }) => check(state, (s) => item.cancel(s)) },
+  );
+
+  setHandler(membersChangedSignal, ({ eligibleAnnotators, removed }) => {
+    state.eligibleAnnotators = eligibleAnnotators;
+    pendingTurnsBlocked = false;
+    const freed = removed.filter((id) => item.removeMember(state, id));
+    membersChanges.push(...freed);
+  });
+
+  if (!input.state) await commit([{ event: 'created', actorId: null, details: { config: state.config } }]);
+
+  let seenVersion = -1;
+  while (!item.CLOSED_STATUSES.includes(state.status)) {
+    const deadline = item.nextDeadline(state);
+    const wait = deadline === null ? undefined : Math.max(0, deadline - now()) + 1;
+    await condition(
+      () => state.version !== seenVersion || membersChanges.length > 0 || item.CLOSED_STATUSES.includes(state.status) || (item.allSubmitted(state) && !state.config.requiresReview) || state.review.state === 'approved',
+      wait,
+    );
+    seenVersion = state.version;
+
+    // Durable timers: a lapse is handled when the timer fires, or on the first task after a worker restart.
+    const lapsed = item.expireLapsed(state, now());
+    const left = membersChanges.splice(0).map((id) => ({ event: 'member_removed' as const, actorId: id, details: {} }));
+    if (lapsed.length > 0 || left.length > 0) await commit([...lapsed, ...left]);
+
+    if (state.config.assignmentStrategy !== 'manual' && !pendingTurnsBlocked) {
+      while (item.openSeats(state, now()) > 0) {
+        const turn = ++state.turns;
+        const exclude = [...Object.keys(state.seats), ...state.skipped, ...state.lapsed];
+        const annotatorId = await claimTurn({ itemId: state.itemId, queueId: state.queueId, turn, strategy: state.config.assignmentStrategy, exclude });
+        if (annotatorId === null) {
+          // Nobody eligible is left: wait for a membership change or a reset.
+          pendingTurnsBlocked = true;
+          break;
+        }
+        if (item.assignTurn(state, annotatorId, now())) await commit([{ event: 'assigned', actorId: null, details: { annotatorId, by: state.config.assignmentStrategy, turn } }]);
+      }
+    }
+
+    const ready = state.review.state === 'approved' || (!state.config.requiresReview && item.allSubmitted(state));
+    if (ready && !finalized) {
+      finalized = true;
+      // The last submit's scores must be written (its handler awaits that) before they are resolved.
+      await condition(allHandlersFinished);
+      await finalizeItem({ itemId: state.itemId, reviewerId: state.review.state === 'approved' ? state.review.reviewerId : null });
+      state.status = 'completed';
+      await commit([{ event: 'finalized', actorId: state.review.state === 'approved' ? state.review.reviewerId : null, details: {} }]);
+    }
+
+    if (workflowInfo().continueAsNewSuggested && !item.CLOSED_STATUSES.includes(state.status)) {
+      await condition(allHandlersFinished);
+      await continueAsNew<typeof itemWorkflow>({ ...input, state });
+    }
+  }
+  await condition(allHandlersFinished);
+  return { status: state.status };
+}
