@@ -1,6 +1,5 @@
 import type { Db } from '../infra/db.js';
 import { createItemActivities } from './items.activities.js';
-import { createSystemActivities } from './system.activities.js';
 
 export interface ActivityDeps {
   db: Db;
@@ -9,7 +8,6 @@ export interface ActivityDeps {
 /** Every activity, built from explicit deps. Workflows import only the type. */
 export function createActivities(deps: ActivityDeps) {
   return {
-    ...createSystemActivities(deps.db),
     ...createItemActivities(deps.db),
   };
 }

@@ -43,7 +43,7 @@ describe('authentication', () => {
     expectError(res, 401, 'UNAUTHENTICATED', /Invalid or revoked API key/);
   });
 
-  it('refuses an unauthenticated write before reading it, and writes nothing', async () => {
+  it('refuses a write with an unknown key with 401, and writes nothing', async () => {
     const before = await count(system, 'labels');
     const res = await system.as('qk_nope').post('/api/v1/labels', { key: `x-${uid()}`, name: 'X', type: 'thumbs' });
     expectError(res, 401, 'UNAUTHENTICATED');

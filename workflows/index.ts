@@ -1,2 +1,1 @@
-export { pingWorkflow } from './ping.workflow.js';
 export { itemWorkflow } from './item.workflow.js';

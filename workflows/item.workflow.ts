@@ -32,8 +32,9 @@ import {
   type SubmitResult,
 } from './definitions.js';
 
+// Each activity is one short transaction: a worker killed mid-activity is noticed within 10 s and the activity retried.
 const { persistItem, recordSubmission, claimTurn, finalizeItem } = proxyActivities<Activities>({
-  startToCloseTimeout: '30 seconds',
+  startToCloseTimeout: '10 seconds',
   retry: { initialInterval: '200 milliseconds', maximumInterval: '10 seconds' },
 });
 

@@ -1,0 +1,98 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ItemState } from '../../domain/item.js';
+import { createQueueFixture } from '../helpers/queue-fixture.js';
+import { startTestSystem, type HttpResult, type TestSystem } from '../helpers/system.js';
+
+/**
+ * Seats under contention (DESIGN.md §4): the workflow's update validator is the only arbiter; there
+ * is no lock in the API. Whatever the interleaving, submissions + live reservations ≤ seats.
+ */
+describe('seats under concurrent requests', () => {
+  let system: TestSystem;
+  beforeAll(async () => {
+    system = await startTestSystem();
+  });
+  afterAll(async () => system?.close());
+
+  const workflowState = (itemId: string) => system.temporal.client.workflow.getHandle(`item-${itemId}`).query<ItemState>('state');
+  const reservedInWorkflow = (state: ItemState) => Object.values(state.seats).filter((s) => s.state === 'reserved').map((s) => s.annotatorId).sort();
+  const statuses = (results: HttpResult[]) => results.map((r) => r.status).sort((a, b) => a - b);
+  const rateLimited = (results: HttpResult[]) => results.filter((r) => r.status === 429).map((r) => r.body);
+
+  it('20 concurrent next calls on 3 items needing 2 annotators each hand out exactly 6 seats, 2 per item, never one twice', async () => {
+    const q = await createQueueFixture(system, { annotators: 20, annotationsRequired: 2, items: 3 });
+
+    const results = await Promise.all(q.annotators.map((a) => a.api.post(q.path('/next'))));
+
+    // No 429 expected: the in-flight update limit must become a retry within the request deadline.
+    expect(rateLimited(results)).toEqual([]);
+    expect(statuses(results)).toEqual([...Array(6).fill(200), ...Array(14).fill(204)]);
+
+    const winners = results.flatMap((r, i) => (r.status === 200 ? [{ annotatorId: q.annotators[i]!.id, itemId: r.body.item.id as string, reservation: r.body.reservation }] : []));
+    for (const w of winners) {
+      expect(q.itemIds).toContain(w.itemId);
+      expect(w.reservation?.expiresAt).toBeTruthy();
+    }
+    const pairs = winners.map((w) => `${w.itemId}:${w.annotatorId}`);
+    expect(new Set(pairs).size).toBe(pairs.length);
+    const winnersOf = (itemId: string) => winners.filter((w) => w.itemId === itemId).map((w) => w.annotatorId).sort();
+
+    for (const itemId of q.itemIds) {
+      expect(winnersOf(itemId)).toHaveLength(2);
+
+      const row = await system.db('queue_items').where({ id: itemId }).first();
+      expect([...row.reserved_by].sort()).toEqual(winnersOf(itemId));
+      expect(row.seats_occupied).toBe(2);
+      expect(row.status).toBe('in_progress');
+
+      const state = await workflowState(itemId);
+      expect(Object.keys(state.seats)).toHaveLength(2);
+      expect(reservedInWorkflow(state)).toEqual(winnersOf(itemId));
+
+      const reservedEvents = await system.db('item_events').where({ item_id: itemId, event: 'reserved' }).select('actor_id');
+      expect(reservedEvents.map((e) => e.actor_id).sort()).toEqual(winnersOf(itemId));
+    }
+
+    // The 14 who got nothing really hold nothing anywhere.
+    const losers = q.annotators.filter((_, i) => results[i]!.status === 204).map((a) => a.id);
+    expect(losers).toHaveLength(14);
+    const rows = await system.db('queue_items').whereIn('id', q.itemIds).select('reserved_by', 'assigned_to');
+    for (const row of rows) {
+      expect([...row.reserved_by, ...row.assigned_to].filter((id: string) => losers.includes(id))).toEqual([]);
+    }
+  });
+
+  it('20 concurrent reserves of one item with 2 seats: exactly 2 succeed, 18 get 409 CONFLICT, and only the 2 winners hold seats', async () => {
+    const q = await createQueueFixture(system, { annotators: 20, annotationsRequired: 2, items: 1 });
+    const itemId = q.itemIds[0]!;
+
+    const results = await Promise.all(q.annotators.map((a) => a.api.post(q.path(`/items/${itemId}/reserve`))));
+
+    expect(rateLimited(results)).toEqual([]);
+    expect(statuses(results)).toEqual([200, 200, ...Array(18).fill(409)]);
+    for (const r of results.filter((x) => x.status === 409)) {
+      expect(r.body.error.code).toBe('CONFLICT');
+      expect(r.body.error.message).toMatch(/seat/i);
+    }
+    const winners = q.annotators.filter((_, i) => results[i]!.status === 200).map((a) => a.id).sort();
+    for (const r of results.filter((x) => x.status === 200)) {
+      expect(r.body.item.id).toBe(itemId);
+      expect(r.body.reservation?.expiresAt).toBeTruthy();
+    }
+
+    const row = await system.db('queue_items').where({ id: itemId }).first();
+    expect([...row.reserved_by].sort()).toEqual(winners);
+    expect(row.seats_occupied).toBe(2);
+
+    const state = await workflowState(itemId);
+    expect(Object.keys(state.seats)).toHaveLength(2);
+    expect(reservedInWorkflow(state)).toEqual(winners);
+
+    const events = await system.db('item_events').where({ item_id: itemId, event: 'reserved' }).select('actor_id');
+    expect(events.map((e) => e.actor_id).sort()).toEqual(winners);
+
+    // The losers cannot take a seat afterwards either: it is really full.
+    const late = await q.annotators.find((a) => !winners.includes(a.id))!.api.post(q.path(`/items/${itemId}/reserve`));
+    expect(late.status).toBe(409);
+  });
+});

@@ -1,0 +1,72 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createQueueFixture, waitFor } from '../helpers/queue-fixture.js';
+import { startTestSystem, type TestSystem } from '../helpers/system.js';
+
+function startWorkerProcess(system: TestSystem, gate: string): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, '../helpers/worker-process.ts')], {
+    env: {
+      ...process.env,
+      QUORUM_TEST_DATABASE_URL: system.databaseUrl,
+      QUORUM_TEST_TEMPORAL_ADDRESS: inject('temporalAddress'),
+      QUORUM_TEST_TASK_QUEUE: system.temporal.taskQueue,
+      QUORUM_TEST_WORKFLOW_BUNDLE: inject('workflowBundlePath'),
+      QUORUM_TEST_GATE_FILE: gate,
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return new Promise((resolve, reject) => {
+    child.stdout!.on('data', (d) => String(d).includes('worker-ready') && resolve(child));
+    child.once('exit', (code) => reject(new Error(`worker process exited with ${code}`)));
+  });
+}
+
+describe('crash safety', () => {
+  let system: TestSystem;
+  let child: ChildProcess | undefined;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'quorum-gate-'));
+  beforeAll(async () => {
+    system = await startTestSystem({ worker: false });
+  });
+  afterAll(async () => {
+    child?.kill('SIGKILL');
+    await system?.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('finalizes after the worker is SIGKILLed between an acknowledged submit and finalization, nothing lost or doubled', async () => {
+    const gate = path.join(dir, 'open-finalize');
+    child = await startWorkerProcess(system, gate);
+    const q = await createQueueFixture(system, { annotators: 1, items: 1 });
+    const itemId = q.itemIds[0]!;
+    const [annotator] = q.annotators;
+    expect((await annotator!.api.post(q.path('/next'))).status).toBe(200);
+    const submitted = await annotator!.api.post(q.path(`/items/${itemId}/submit`), { annotations: [{ label: 'rating', value: 'bad' }, { label: 'score', value: 3 }] }, { 'idempotency-key': 'crash-1' });
+    expect(submitted.status).toBe(200);
+
+    // The finalizing activity is running and held at the gate: kill the worker there.
+    await waitFor(async () => fs.existsSync(`${gate}.waiting`), (v) => v);
+    child.kill('SIGKILL');
+    await new Promise((r) => child!.once('exit', r));
+    const held = await system.db('queue_items').where({ id: itemId }).first();
+    expect(held.status).not.toBe('completed');
+    expect(await system.db('scores').where({ queue_item_id: itemId }).count({ n: '*' })).toEqual([{ n: 2 }]);
+
+    fs.writeFileSync(gate, 'open');
+    await system.startWorker();
+    const done = await waitFor(() => system.db('queue_items').where({ id: itemId }).first(), (row) => row.status === 'completed', 45_000);
+    expect(done.submitted_by).toEqual([annotator!.id]);
+    expect(await system.db('scores').where({ queue_item_id: itemId }).count({ n: '*' })).toEqual([{ n: 2 }]);
+    const results = await system.db('item_results').where({ item_id: itemId });
+    expect(results).toHaveLength(2);
+    const events = (await system.db('item_events').where({ item_id: itemId }).orderBy('id')).map((e) => e.event);
+    expect(events.filter((e) => e === 'submitted')).toHaveLength(1);
+    expect(events.filter((e) => e === 'finalized')).toHaveLength(1);
+    const retry = await annotator!.api.post(q.path(`/items/${itemId}/submit`), { annotations: [{ label: 'rating', value: 'bad' }, { label: 'score', value: 3 }] }, { 'idempotency-key': 'crash-1' });
+    expect(retry.status).toBe(200);
+    expect(retry.body).toEqual(submitted.body);
+  }, 90_000);
+});
