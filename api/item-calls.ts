@@ -14,7 +14,7 @@ export async function updateItem<Ret, Args extends [unknown]>(
   itemId: string,
   update: UpdateDefinition<Ret, Args, string>,
   args: Args,
-  opts: { updateId?: string; deadline?: number } = {},
+  opts: { updateId?: string; deadline?: number; retryWhenBusy?: boolean } = {},
 ): Promise<Ret> {
   const deadline = opts.deadline ?? Date.now() + REQUEST_DEADLINE_MS;
   const handle = temporal.client.workflow.getHandle(itemWorkflowId(itemId));
@@ -27,7 +27,7 @@ export async function updateItem<Ret, Args extends [unknown]>(
       }
       const http = classifyTemporalError(error);
       const backoff = Math.min(1000, 25 * 2 ** attempt) * (0.5 + Math.random());
-      if (http?.code === 'RATE_LIMITED' && Date.now() + backoff < deadline - 200) {
+      if (http?.code === 'RATE_LIMITED' && opts.retryWhenBusy !== false && Date.now() + backoff < deadline - 200) {
         await new Promise((r) => setTimeout(r, backoff));
         continue;
       }

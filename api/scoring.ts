@@ -16,12 +16,24 @@ export type PreparedScore =
 
 /**
  * The annotator identity: `metadata.identityId` (end-user feedback relayed by a service key),
- * else the caller. A user key may not speak for someone else.
+ * else the caller. A user key may not speak for someone else, and no key may speak as another
+ * Quorum principal (that would overwrite their scores in their name).
  */
-export function annotatorIdentity(principal: Principal, identityId: string | undefined): { ok: true; id: string } | { ok: false; message: string } {
+export function annotatorIdentity(
+  principal: Principal,
+  identityId: string | undefined,
+  workspacePrincipals: ReadonlySet<string>,
+): { ok: true; id: string } | { ok: false; message: string } {
   if (identityId === undefined || identityId === principal.id) return { ok: true, id: principal.id };
   if (principal.kind === 'user') return { ok: false, message: 'metadata.identityId: only a service key may score on behalf of another identity.' };
+  if (workspacePrincipals.has(identityId)) return { ok: false, message: 'metadata.identityId: names a user or key of this workspace; it must be an external identity.' };
   return { ok: true, id: identityId };
+}
+
+/** The identityIds among these that are principals of the caller's workspace. */
+export async function principalIdentities(repos: Repos, principal: Principal, identityIds: (string | undefined)[]): Promise<Set<string>> {
+  const candidates = [...new Set(identityIds.filter((id): id is string => id !== undefined && id !== principal.id))];
+  return candidates.length ? repos.principals.existing(principal.workspaceId, candidates) : new Set();
 }
 
 export function defaultScoreSource(principal: Principal): ScoreSource {
@@ -31,9 +43,10 @@ export function defaultScoreSource(principal: Principal): ScoreSource {
 /** Validates inline score requests against their labels and sources; one result per request, in order. */
 export async function prepareInlineScores(repos: Repos, principal: Principal, requests: ScoreRequest[]): Promise<PreparedScore[]> {
   const workspaceId = principal.workspaceId;
-  const [labels, sources] = await Promise.all([
+  const [labels, sources, principals] = await Promise.all([
     repos.labels.findMany(workspaceId, [...new Set(requests.map((r) => r.label))]),
     repos.sources.resolveIds(workspaceId, requests.map((r) => ({ type: r.sourceType, id: r.sourceId }))),
+    principalIdentities(repos, principal, requests.map((r) => r.metadata?.identityId)),
   ]);
   return requests.map((request): PreparedScore => {
     const label = labels.get(request.label);
@@ -44,7 +57,7 @@ export async function prepareInlineScores(repos: Repos, principal: Principal, re
     if (request.notes !== undefined && !label.allowNotes) return { ok: false, code: 'VALIDATION', message: `notes: label ${label.key} does not allow notes.` };
     const value = validateLabelValue(rulesOf(label), request.value);
     if (!value.ok) return { ok: false, code: 'VALIDATION', message: value.message };
-    const identity = annotatorIdentity(principal, request.metadata?.identityId);
+    const identity = annotatorIdentity(principal, request.metadata?.identityId, principals);
     if (!identity.ok) return { ok: false, code: 'FORBIDDEN', message: identity.message };
     return {
       ok: true,

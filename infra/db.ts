@@ -11,7 +11,7 @@ export function createDb(databaseUrl: string, pool: { min?: number; max?: number
   return knexFactory({
     client: 'pg',
     connection: { connectionString: databaseUrl, connectionTimeoutMillis: 5_000 },
-    pool: { min: pool.min ?? 0, max: pool.max ?? 10 },
+    pool: { min: pool.min ?? 0, max: pool.max ?? 20 },
     acquireConnectionTimeout: 10_000,
   });
 }
@@ -23,7 +23,7 @@ export function isDbUnavailable(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   const code = (error as { code?: unknown }).code;
   if (typeof code === 'string' && UNAVAILABLE_CODES.has(code)) return true;
-  return error.name === 'KnexTimeoutError' || /Connection terminated|connect ECONNREFUSED|timeout exceeded when trying to connect/i.test(error.message);
+  return error.name === 'KnexTimeoutError' || /Connection terminated|connect ECONNREFUSED|timeout exceeded when trying to connect|Unable to acquire a connection/i.test(error.message);
 }
 
 export function isUniqueViolation(error: unknown, constraint?: string): boolean {

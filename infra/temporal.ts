@@ -1,4 +1,4 @@
-import { Client, Connection, isGrpcServiceError, ServiceError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { Client, Connection, isGrpcServiceError, ServiceError, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { status as grpcStatus } from '@grpc/grpc-js';
 import proto from '@temporalio/proto';
@@ -60,6 +60,9 @@ export function classifyTemporalError(error: unknown): HttpError | undefined {
   if (error instanceof WorkflowUpdateFailedError && error.cause instanceof ApplicationFailure) {
     const code = error.cause.type;
     if (isErrorCode(code)) return { status: ERROR_STATUS[code], code, message: error.cause.message, details: error.cause.details?.[0] };
+  }
+  if (error instanceof WorkflowUpdateRPCTimeoutOrCancelledError) {
+    return { status: 503, code: 'UNAVAILABLE', message: 'The item did not answer in time (is a worker running?); try again shortly.' };
   }
   const code = grpcCode(error);
   if (code === grpcStatus.RESOURCE_EXHAUSTED) {

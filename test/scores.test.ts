@@ -152,6 +152,17 @@ describe('POST /api/v1/scores', () => {
     expect(self.body.annotatorId).toBe(ws.memberId);
   });
 
+  it("forbids a service key to score as one of the workspace's users, so it cannot overwrite their scores", async () => {
+    const [sourceId] = await createTraces(ws.admin, 1);
+    const own = await ws.member.post('/api/v1/scores', { sourceType: 'trace', sourceId, label: thumbs.key, value: true });
+    expect(own.status).toBe(201);
+    const res = await service.client.post('/api/v1/scores', { sourceType: 'trace', sourceId, label: thumbs.key, value: false, metadata: { identityId: ws.memberId } });
+    expectError(res, 403, 'FORBIDDEN', /external identity/);
+    const rows = await system.db('scores').where({ id: own.body.id });
+    expect(rows[0].value).toBe(true);
+    expect(rows[0].principal_id).toBe(ws.memberId);
+  });
+
   it('defaults scoreSource to human for a user key and api for a service key, and keeps an explicit one', async () => {
     const [s1, s2, s3] = await createTraces(ws.admin, 3);
     const human = await ws.member.post('/api/v1/scores', { sourceType: 'trace', sourceId: s1, label: thumbs.key, value: true });

@@ -8,7 +8,7 @@ import { rulesOf, type LabelRecord } from '../../infra/repositories/labels.repo.
 import type { InlineScoreWrite } from '../../infra/repositories/scores.repo.js';
 import type { ApiDeps } from '../deps.js';
 import { endpoint } from '../endpoint.js';
-import { annotatorIdentity, inlineScoreKey, withoutUndefined } from '../scoring.js';
+import { annotatorIdentity, inlineScoreKey, principalIdentities, withoutUndefined } from '../scoring.js';
 
 type V2Value = string | number | boolean | string[];
 
@@ -33,8 +33,9 @@ export function humanReviewEndpoints({ repos }: ApiDeps) {
     }
   }
 
-  function identityOf(principal: Principal, metadata: { identityId?: string } | undefined): string {
-    const identity = annotatorIdentity(principal, metadata?.identityId);
+  async function identityOf(principal: Principal, metadata: { identityId?: string } | undefined): Promise<string> {
+    const principals = await principalIdentities(repos, principal, [metadata?.identityId]);
+    const identity = annotatorIdentity(principal, metadata?.identityId, principals);
     if (!identity.ok) throw new DomainError('FORBIDDEN', identity.message);
     return identity.id;
   }
@@ -46,7 +47,7 @@ export function humanReviewEndpoints({ repos }: ApiDeps) {
       body: api.v2CreateBody, status: 200, response: api.v2Response,
       handler: async ({ principal, params, body }) => {
         const sourceId = await findSpan(principal, params.traceId!, params.spanId!);
-        const annotatorId = identityOf(principal, body.metadata);
+        const annotatorId = await identityOf(principal, body.metadata);
         const metadata = withoutUndefined(body.metadata ?? {});
 
         const keys = body.annotations.flatMap((a) => ('key' in a && typeof a.key === 'string' ? [a.key] : []));
@@ -96,7 +97,7 @@ export function humanReviewEndpoints({ repos }: ApiDeps) {
       body: api.v2DeleteBody, status: 200, response: api.v2Response,
       handler: async ({ principal, params, body }) => {
         const sourceId = await findSpan(principal, params.traceId!, params.spanId!);
-        const annotatorId = identityOf(principal, body.metadata);
+        const annotatorId = await identityOf(principal, body.metadata);
         const keys = body.keys ?? [];
         const labels = await repos.labels.findMany(principal.workspaceId, keys);
         for (const key of keys) if (!labels.has(key)) throw reviewNotFound(key, principal);

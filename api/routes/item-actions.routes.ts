@@ -91,20 +91,23 @@ export function itemActionEndpoints({ repos, temporal }: ApiDeps) {
         requireRole(access, 'annotator');
         assertServesWork(access);
         const deadline = Date.now() + REQUEST_DEADLINE_MS;
-        const tried: string[] = [];
-        while (Date.now() < deadline) {
-          const candidates = await repos.queues.nextCandidates(access.queue.id, principal.id, 10, tried);
+        const refused: string[] = [];
+        for (let pass = 0; Date.now() < deadline - 250; pass++) {
+          const candidates = await repos.queues.nextCandidates(access.queue.id, principal.id, 10, refused);
           if (candidates.length === 0) return noContent(res);
           for (const itemId of candidates) {
-            tried.push(itemId);
             try {
-              await updateItem(temporal, itemId, reserveUpdate, [{ annotatorId: principal.id }], { deadline });
+              await updateItem(temporal, itemId, reserveUpdate, [{ annotatorId: principal.id }], { deadline, retryWhenBusy: false });
               return detailAfter(principal, access, itemId);
             } catch (error) {
-              // Lost the race for this item (or it closed meanwhile): try the next candidate.
-              if (rejectionCode(error) !== 'CONFLICT') throw error;
+              const code = rejectionCode(error);
+              // Lost the race for this item (or it closed meanwhile): never ask it again in this request.
+              if (code === 'CONFLICT') refused.push(itemId);
+              // Too many callers on this item right now: try the next one, come back to it on a later pass.
+              else if (code !== 'RATE_LIMITED') throw error;
             }
           }
+          await new Promise((r) => setTimeout(r, Math.min(500, 20 * 2 ** pass) * (0.5 + Math.random())));
         }
         throw new DomainError('RATE_LIMITED', 'Every candidate item is busy; retry shortly.');
       },

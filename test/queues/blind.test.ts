@@ -174,7 +174,7 @@ describe('the blind rule', () => {
     expect((await k.outsider.get(k.q.path(`/items/${k.itemId}`))).status).toBe(404);
   });
 
-  it('never puts values in GET …/progress, whoever asks and whatever the item status', async () => {
+  it('never puts values in GET …/progress (nor the item list or timeline), whoever asks and whatever the item status', async () => {
     const k = await cast();
     await annotate(k.q, k.a, k.itemId, 'good', 3.25);
     await annotate(k.q, k.b, k.itemId, 'bad', 7.75);
@@ -189,6 +189,13 @@ describe('the blind rule', () => {
       for (const value of ['good', 'bad', '3.25', '7.75', 'rating', 'value']) expect(text).not.toContain(value);
       return res.body;
     };
+    // Nor do the item list and the item's timeline.
+    for (const path of ['/items', `/items/${k.itemId}/history`]) {
+      const res = await k.c.api.get(k.q.path(path));
+      expect(res.status).toBe(200);
+      const text = JSON.stringify(res.body);
+      for (const value of ['good', 'bad', '3.25', '7.75']) expect(text).not.toContain(value);
+    }
     const mine = await check(k.a.api);
     expect(mine.mine).toMatchObject({ annotatorId: k.a.id, submitted: 1 });
     expect(mine.total).toBe(1);

@@ -166,6 +166,28 @@ describe('idempotent submit', () => {
     expect(await counts(itemId)).toEqual({ scores: 2, submissions: 1, submittedEvents: 1 });
   });
 
+  it('does not spend a key on a refused attempt: the same key succeeds once the request is valid', async () => {
+    const q = await createQueueFixture(system, { annotators: 2, annotationsRequired: 2, items: 1 });
+    const a = q.annotators[0]!;
+    const itemId = q.itemIds[0]!;
+    const key = `key-${randomUUID()}`;
+    // No reservation yet: refused by the workflow, nothing stored.
+    const early = await submit(q, a, itemId, body('good'), key);
+    expect(early.status).toBe(409);
+    await reserve(q, a, itemId);
+    // A required label missing: refused, nothing stored.
+    const partial = await submit(q, a, itemId, { annotations: [{ label: 'score', value: 3 }] }, key);
+    expect(partial.status).toBe(400);
+    expect(partial.body.error.message).toBe('Missing required labels: rating.');
+    expect(await counts(itemId)).toEqual({ scores: 0, submissions: 0, submittedEvents: 0 });
+
+    const ok = await submit(q, a, itemId, body('good'), key);
+    expect(ok.status, JSON.stringify(ok.body)).toBe(200);
+    expect(ok.body.item.status).toBe('in_progress');
+    expect(await counts(itemId)).toEqual({ scores: 2, submissions: 1, submittedEvents: 1 });
+    expect((await submit(q, a, itemId, body('good'), key)).body).toEqual(ok.body);
+  });
+
   it('refuses an empty or overlong Idempotency-Key with 400 and writes nothing', async () => {
     const q = await createQueueFixture(system, { annotators: 1, annotationsRequired: 1, items: 1 });
     const a = q.annotators[0]!;

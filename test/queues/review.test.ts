@@ -184,6 +184,10 @@ describe('reviewing an item', () => {
     // a already resubmitted: next has nothing more for them.
     expect((await a.api.post(q.path('/next'))).status).toBe(204);
 
+    // Releasing rework keeps it theirs: the item stays sent back and their next offers it again.
+    expect((await b.api.post(q.path('/next'))).body.item.id).toBe(itemId);
+    expect((await b.api.post(q.path(`/items/${itemId}/release`))).status).toBe(200);
+    expect((await itemRow(itemId))).toMatchObject({ status: 'changes_requested', rework_for: [b.id], reserved_by: [] });
     expect((await b.api.post(q.path('/next'))).body.item.id).toBe(itemId);
     const bAgain = await b.api.post(q.path(`/items/${itemId}/submit`), { annotations: [{ label: 'rating', value: 'good' }] });
     expect(bAgain.status).toBe(200);

@@ -1,0 +1,22 @@
+import { createRequire } from 'node:module';
+import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { createActivities } from '../activities/index.js';
+import { createDb } from '../infra/db.js';
+
+/** The benchmark's worker: Quorum's workflows plus the no-op baselines, in its own process. */
+Runtime.install({ logger: new DefaultLogger('WARN') });
+const db = createDb(process.env.DATABASE_URL!);
+const connection = await NativeConnection.connect({ address: process.env.TEMPORAL_ADDRESS! });
+const worker = await Worker.create({
+  connection,
+  taskQueue: process.env.TEMPORAL_TASK_QUEUE!,
+  workflowsPath: createRequire(import.meta.url).resolve('./workflows.ts'),
+  activities: createActivities({ db }),
+  // Many small items: keep their workflows cached instead of replaying them on every update.
+  maxCachedWorkflows: 10_000,
+});
+process.once('SIGTERM', () => worker.shutdown());
+console.log('bench-worker-ready');
+await worker.run();
+await connection.close();
+await db.destroy();
