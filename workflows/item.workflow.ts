@@ -3,7 +3,7 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
-  proxyActivities,
+  proxyLocalActivities,
   setHandler,
   upsertSearchAttributes,
   uuid4,
@@ -32,10 +32,12 @@ import {
   type SubmitResult,
 } from './definitions.js';
 
-// Each activity is one short transaction: a worker killed mid-activity is noticed within 10 s and the activity retried.
-const { persistItem, recordSubmission, claimTurn, finalizeItem } = proxyActivities<Activities>({
+// Local activities: each is one short idempotent Postgres transaction, so it runs in the worker that
+// holds the workflow task (one marker event, no server round trip). If that worker dies, the task
+// times out and another worker replays it, running the activity again; idempotency makes that safe.
+const { persistItem, recordSubmission, claimTurn, finalizeItem } = proxyLocalActivities<Activities>({
   startToCloseTimeout: '10 seconds',
-  retry: { initialInterval: '200 milliseconds', maximumInterval: '10 seconds' },
+  retry: { initialInterval: '200 milliseconds', maximumInterval: '5 seconds' },
 });
 
 /** Domain rejections cross to the client as ApplicationFailures typed by the error code (a plain Error would retry the task forever). */
@@ -64,6 +66,8 @@ export async function itemWorkflow(input: ItemWorkflowInput): Promise<{ status: 
   let pendingTurnsBlocked = false;
   /** Members who left with a seat here, waiting to be written to the timeline. */
   const membersChanges: string[] = [];
+  /** What the search attributes say now; the API set status pending and no assignees at start. */
+  let indexed = JSON.stringify(input.state ? [] : ['pending', []]);
 
   const now = () => Date.now();
 
@@ -73,10 +77,15 @@ export async function itemWorkflow(input: ItemWorkflowInput): Promise<{ status: 
     state.status = item.deriveStatus(state, at);
     state.version++;
     const version = state.version;
-    upsertSearchAttributes([
-      { key: SEARCH_ATTRIBUTE_KEYS.itemStatus, value: state.status },
-      { key: SEARCH_ATTRIBUTE_KEYS.assignees, value: item.assignees(state) },
-    ]);
+    // Search attributes only when they change: each upsert is a history event.
+    const searchable = JSON.stringify([state.status, item.assignees(state)]);
+    if (searchable !== indexed) {
+      indexed = searchable;
+      upsertSearchAttributes([
+        { key: SEARCH_ATTRIBUTE_KEYS.itemStatus, value: state.status },
+        { key: SEARCH_ATTRIBUTE_KEYS.assignees, value: item.assignees(state) },
+      ]);
+    }
     await persistItem({
       workspaceId: state.workspaceId,
       snapshot: item.readModelOf(state, at),

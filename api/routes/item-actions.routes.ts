@@ -7,7 +7,7 @@ import { validateLabelValue } from '../../domain/labels.js';
 import type { Principal } from '../../domain/principals.js';
 import { queueServesWork } from '../../domain/queues.js';
 import { rulesOf } from '../../infra/repositories/labels.repo.js';
-import type { ItemRecord } from '../../infra/repositories/queues.repo.js';
+import type { ItemRecord, NextCandidate } from '../../infra/repositories/queues.repo.js';
 import { REQUEST_DEADLINE_MS } from '../../infra/temporal.js';
 import {
   heartbeatUpdate,
@@ -95,7 +95,7 @@ export function itemActionEndpoints({ repos, temporal }: ApiDeps) {
         for (let pass = 0; Date.now() < deadline - 250; pass++) {
           const candidates = await repos.queues.nextCandidates(access.queue.id, principal.id, 10, refused);
           if (candidates.length === 0) return noContent(res);
-          for (const itemId of candidates) {
+          for (const itemId of spreadTies(candidates)) {
             try {
               await updateItem(temporal, itemId, reserveUpdate, [{ annotatorId: principal.id }], { deadline, retryWhenBusy: false });
               return detailAfter(principal, access, itemId);
@@ -231,6 +231,19 @@ export function itemActionEndpoints({ repos, temporal }: ApiDeps) {
       },
     }),
   ];
+}
+
+/**
+ * Annotators asking at the same moment would all race for the same oldest item, and every lost race
+ * costs a workflow task. Among open items that tie on partial-first and priority, each caller starts
+ * at a random one of the first few: the order between ranks is kept, and the herd is spread.
+ */
+function spreadTies(candidates: NextCandidate[]): string[] {
+  const personal = candidates.filter((c) => c.personal);
+  const open = candidates.filter((c) => !c.personal);
+  const tied = open.filter((c) => c.rank === open[0]?.rank).length;
+  const start = Math.floor(Math.random() * Math.min(tied, 5));
+  return [...personal, ...open.slice(start, tied), ...open.slice(0, start), ...open.slice(tied)].map((c) => c.id);
 }
 
 function noContent(res: Response): undefined {

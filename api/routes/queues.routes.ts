@@ -179,6 +179,8 @@ export function queueEndpoints({ repos, temporal }: ApiDeps) {
         const eligibleAnnotators = annotatorsOf(queue);
         const deadline = Date.now() + 30_000;
         const failed: string[] = [];
+        // A row this request did not insert whose workflow turns out to be running: another add got there first.
+        const alreadyRunning = new Set<string>();
         await runLimited(toStart, 25, async (entry) => {
           const input: ItemWorkflowInput = { itemId: entry.itemId, workspaceId: principal.workspaceId, queueId: queue.id, config, eligibleAnnotators };
           try {
@@ -196,6 +198,7 @@ export function queueEndpoints({ repos, temporal }: ApiDeps) {
             );
           } catch (error) {
             if ((error as Error).name !== 'WorkflowExecutionAlreadyStartedError') failed.push(entry.itemId);
+            else if (!inserted.has(entry.sourceId)) alreadyRunning.add(entry.itemId);
           }
         });
         if (failed.length > 0) {
@@ -206,7 +209,7 @@ export function queueEndpoints({ repos, temporal }: ApiDeps) {
         for (const w of wanted) {
           const entry = body.items[w.index]!;
           const itemId = inserted.get(w.sourceId) ?? unstarted.get(w.sourceId);
-          if (itemId) result.added.push({ index: w.index, itemId, sourceType: entry.sourceType, sourceId: entry.sourceId });
+          if (itemId && !alreadyRunning.has(itemId)) result.added.push({ index: w.index, itemId, sourceType: entry.sourceType, sourceId: entry.sourceId });
           else result.duplicates.push({ index: w.index, sourceType: entry.sourceType, sourceId: entry.sourceId });
         }
         result.added.sort((a, b) => a.index - b.index);

@@ -48,6 +48,16 @@ export function createItemsRepo(db: Db) {
             updated_at: trx.fn.now(),
             closed_at: CLOSED.includes(snapshot.status) ? trx.raw('coalesce(closed_at, now())') : null,
           });
+        if (CLOSED.includes(snapshot.status)) {
+          // The queue completes when its last open item closes (an active queue only: a paused one waits for its manager).
+          await trx.raw(
+            `update queues q set status = 'completed', updated_at = now()
+             from queue_items i
+             where i.id = ? and q.id = i.queue_id and q.status = 'active'
+               and not exists (select 1 from queue_items o where o.queue_id = q.id and o.status not in ('completed', 'cancelled'))`,
+            [snapshot.itemId],
+          );
+        }
         if (events.length > 0) {
           await trx('item_events')
             .insert(events.map((e) => ({

@@ -103,6 +103,13 @@ function toItem(row: Row): ItemRecord {
   };
 }
 
+/** A `next` candidate: `personal` when it is already the caller's; `rank` groups open items that tie on partial-first and priority. */
+export interface NextCandidate {
+  id: string;
+  personal: boolean;
+  rank: string;
+}
+
 export interface ItemFilter {
   status?: ItemStatus;
   assignee?: string;
@@ -231,7 +238,12 @@ export function createQueuesRepo(db: Db) {
     },
 
     async deleteItems(ids: string[]): Promise<void> {
-      if (ids.length) await db('queue_items').whereIn('id', ids).where({ version: 0 }).delete();
+      if (ids.length === 0) return;
+      await db.transaction(async (trx) => {
+        const unstarted = trx('queue_items').whereIn('id', ids).where({ version: 0 }).select('id');
+        await trx('item_events').whereIn('item_id', unstarted).delete();
+        await trx('queue_items').whereIn('id', ids).where({ version: 0 }).delete();
+      });
     },
 
     async findItem(queueId: string, itemId: string): Promise<ItemRecord | null> {
@@ -260,7 +272,7 @@ export function createQueuesRepo(db: Db) {
      * them, then items assigned to them, then open items (partially annotated first, then priority,
      * then oldest). Never one they submitted or skipped. The workflow has the last word.
      */
-    async nextCandidates(queueId: string, annotatorId: string, limit: number, exclude: string[]): Promise<string[]> {
+    async nextCandidates(queueId: string, annotatorId: string, limit: number, exclude: string[]): Promise<NextCandidate[]> {
       const rows: Row[] = await db('queue_items as i')
         .where('i.queue_id', queueId)
         .whereIn('i.status', ['pending', 'in_progress', 'changes_requested'])
@@ -275,8 +287,8 @@ export function createQueuesRepo(db: Db) {
           [annotatorId, annotatorId, annotatorId],
         )
         .limit(limit)
-        .select('i.id');
-      return rows.map((r) => str(r.id));
+        .select('i.id', 'i.priority', 'i.submitted_count', db.raw('(? = any(i.reserved_by) or ? = any(i.rework_for) or ? = any(i.assigned_to)) as personal', [annotatorId, annotatorId, annotatorId]));
+      return rows.map((r) => ({ id: str(r.id), personal: r.personal === true, rank: `${num(r.submitted_count) > 0 ? 1 : 0}:${num(r.priority)}` }));
     },
 
     async nextForReview(queueId: string, reviewerId: string, exclude: string[]): Promise<string | null> {
@@ -298,11 +310,6 @@ export function createQueuesRepo(db: Db) {
         });
       }
       return ((await query) as Row[]).map((r) => str(r.id));
-    },
-
-    async countOpenItems(queueId: string): Promise<number> {
-      const row = await db('queue_items').where({ queue_id: queueId }).whereNotIn('status', ['completed', 'cancelled', 'skipped']).count({ count: '*' }).first();
-      return Number(row?.count ?? 0);
     },
 
     async storedSubmission(annotatorId: string, idempotencyKey: string): Promise<{ bodyHash: string; response: unknown } | null> {

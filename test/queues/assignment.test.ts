@@ -79,11 +79,13 @@ describe('assignment of seats to annotators', () => {
   });
 
   it('reassigns an assignment nobody started within the reservation timeout to another annotator', async () => {
-    const q = await createQueueFixture(system, { annotators: 2, annotationsRequired: 1, assignmentStrategy: 'round_robin', reservationTimeoutSeconds: 2, items: 1 });
+    // 3 s rather than 2, so that each assignee is still visible in the read model on a loaded machine.
+    const q = await createQueueFixture(system, { annotators: 2, annotationsRequired: 1, assignmentStrategy: 'round_robin', reservationTimeoutSeconds: 3, items: 1 });
     const itemId = q.itemIds[0]!;
     const annotatorIds = q.annotators.map((a) => a.id);
 
-    const first = (await settledAssignees([itemId])).get(itemId)!;
+    const firstTurn = await waitFor(() => system.db('assignment_turns').where({ item_id: itemId, turn: 1 }).first(), (t) => t !== undefined);
+    const first: string = firstTurn.annotator_id;
     expect(annotatorIds).toContain(first);
 
     const second = await waitFor(() => rows([itemId]), (rs) => rs[0]!.assigned_to.length === 1 && rs[0]!.assigned_to[0] !== first, 15_000);

@@ -15,24 +15,36 @@ describe('reservation leases: expiry, heartbeat, release and skip', () => {
   const events = async (itemId: string) =>
     (await system.db('item_events').where({ item_id: itemId }).orderBy('id').select('event', 'actor_id')) as { event: string; actor_id: string | null }[];
   const itemRow = (itemId: string) => system.db('queue_items').where({ id: itemId }).first();
-  const waitForEvent = (itemId: string, event: string, actorId: string, timeoutMs = 20_000) =>
+  const waitForEvent = (itemId: string, event: string, actorId: string | null, timeoutMs = 20_000) =>
     waitFor(() => events(itemId), (es) => es.some((e) => e.event === event && e.actor_id === actorId), timeoutMs);
+  /** The workflow has written its first snapshot (tests that compare whole timelines start from there). */
+  const created = (itemId: string) => waitForEvent(itemId, 'created', null);
+  /** The lease deadline of `annotatorId` as the read model holds it. */
+  const leaseEnd = async (itemId: string, annotatorId: string) => {
+    const seat = (await itemRow(itemId)).seats.find((s: { annotatorId: string }) => s.annotatorId === annotatorId);
+    expect(seat?.state).toBe('reserved');
+    return Date.parse(seat.expiresAt);
+  };
 
   it('frees an expired reservation so the next annotator gets the seat, and records an expired event', async () => {
-    const q = await createQueueFixture(system, { annotators: 2, annotationsRequired: 1, reservationTimeoutSeconds: 2, items: 1 });
+    // 3 s rather than 2: on a loaded machine the first reservation's round trip alone can take 2 s.
+    const q = await createQueueFixture(system, { annotators: 2, annotationsRequired: 1, reservationTimeoutSeconds: 3, items: 1 });
     const [a, b] = q.annotators;
     const itemId = q.itemIds[0]!;
+    await created(itemId);
 
+    const before = Date.now();
     const first = await a!.api.post(q.path('/next'));
     expect(first.status).toBe(200);
     expect(first.body.item.id).toBe(itemId);
-    const expiresAt = Date.parse(first.body.reservation.expiresAt);
-    expect(expiresAt - Date.now()).toBeGreaterThan(1000);
-    expect(expiresAt - Date.now()).toBeLessThanOrEqual(2000);
+    const expiresAt = await leaseEnd(itemId, a!.id);
+    expect(first.body.reservation?.expiresAt).toBe(new Date(expiresAt).toISOString());
+    expect(expiresAt).toBeGreaterThanOrEqual(before + 3000 - 100);
+    expect(expiresAt).toBeLessThanOrEqual(Date.now() + 3000);
 
     // While the only seat is held, nobody else gets it.
     expect((await b!.api.post(q.path('/next'))).status).toBe(204);
-    expect(Date.now()).toBeLessThan(expiresAt);
+    expect(Date.now(), 'the 204 must have been answered before the lease ended').toBeLessThan(expiresAt);
 
     await waitForEvent(itemId, 'expired', a!.id);
     const freed = await itemRow(itemId);
@@ -53,13 +65,15 @@ describe('reservation leases: expiry, heartbeat, release and skip', () => {
   });
 
   it('frees a reservation whose deadline passed while the worker was down, once the worker is back', async () => {
-    const q = await createQueueFixture(system, { annotators: 2, annotationsRequired: 1, reservationTimeoutSeconds: 2, items: 1 });
+    const q = await createQueueFixture(system, { annotators: 2, annotationsRequired: 1, reservationTimeoutSeconds: 3, items: 1 });
     const [a, b] = q.annotators;
     const itemId = q.itemIds[0]!;
 
     const first = await a!.api.post(q.path('/next'));
     expect(first.status).toBe(200);
-    const expiresAt = Date.parse(first.body.reservation.expiresAt);
+    expect(first.body.item.id).toBe(itemId);
+    const expiresAt = await leaseEnd(itemId, a!.id);
+    expect(Date.now(), 'the worker must stop before the deadline for this test to mean anything').toBeLessThan(expiresAt);
 
     await system.stopWorker();
     try {
@@ -87,7 +101,7 @@ describe('reservation leases: expiry, heartbeat, release and skip', () => {
 
     const reserved = await a!.api.post(q.path(`/items/${itemId}/reserve`));
     expect(reserved.status).toBe(200);
-    await sleep(Math.max(0, Date.parse(reserved.body.reservation.expiresAt) - Date.now()) + 300);
+    await sleep(Math.max(0, (await leaseEnd(itemId, a!.id)) - Date.now()) + 300);
 
     const submit = await a!.api.post(q.path(`/items/${itemId}/submit`), { annotations: [{ label: 'rating', value: 'good' }] });
     expect(submit.status).toBe(409);
@@ -103,33 +117,36 @@ describe('reservation leases: expiry, heartbeat, release and skip', () => {
   });
 
   it('extends a lease on heartbeat only when less than half of it is left, and refuses a heartbeat after release', async () => {
-    const q = await createQueueFixture(system, { annotators: 1, annotationsRequired: 1, reservationTimeoutSeconds: 2, items: 1 });
+    // A 6 s lease, so that "more than half left" is still true after a slow first round trip.
+    const lease = 6000;
+    const q = await createQueueFixture(system, { annotators: 1, annotationsRequired: 1, reservationTimeoutSeconds: lease / 1000, items: 1 });
     const [a] = q.annotators;
     const itemId = q.itemIds[0]!;
     const heartbeat = () => a!.api.post(q.path(`/items/${itemId}/heartbeat`));
 
     const reserved = await a!.api.post(q.path(`/items/${itemId}/reserve`));
     expect(reserved.status).toBe(200);
-    const original = reserved.body.reservation.expiresAt as string;
+    const original = new Date(await leaseEnd(itemId, a!.id)).toISOString();
+    expect(reserved.body.reservation?.expiresAt).toBe(original);
 
     // More than half of the lease left: the heartbeat answers the same deadline and writes nothing.
+    expect(Date.parse(original) - Date.now(), 'precondition: more than half of the lease left').toBeGreaterThan(lease / 2 + 200);
     const early = await heartbeat();
     expect(early.status).toBe(200);
     expect(early.body.reservation.expiresAt).toBe(original);
     expect((await events(itemId)).map((e) => e.event)).not.toContain('heartbeat_extended');
 
     // Less than half left: extended to a full lease from now.
-    await sleep(Math.max(0, Date.parse(original) - Date.now() - 700));
+    await sleep(Math.max(0, Date.parse(original) - Date.now() - lease / 4));
     const before = Date.now();
     const late = await heartbeat();
     expect(late.status).toBe(200);
     const extended = Date.parse(late.body.reservation.expiresAt);
     expect(extended).toBeGreaterThan(Date.parse(original));
-    expect(extended).toBeGreaterThanOrEqual(before + 2000 - 250);
-    expect(extended).toBeLessThanOrEqual(Date.now() + 2000 + 250);
+    expect(extended).toBeGreaterThanOrEqual(before + lease - 100);
+    expect(extended).toBeLessThanOrEqual(Date.now() + lease);
     expect((await events(itemId)).filter((e) => e.event === 'heartbeat_extended')).toHaveLength(1);
-    const seat = (await itemRow(itemId)).seats.find((s: { annotatorId: string }) => s.annotatorId === a!.id);
-    expect(Date.parse(seat.expiresAt)).toBe(extended);
+    expect(await leaseEnd(itemId, a!.id)).toBe(extended);
 
     // The extension is real: the seat outlives the original deadline.
     await sleep(Math.max(0, Date.parse(original) - Date.now()) + 300);
@@ -149,6 +166,7 @@ describe('reservation leases: expiry, heartbeat, release and skip', () => {
     const q = await createQueueFixture(system, { annotators: 2, annotationsRequired: 1, reservationTimeoutSeconds: 2, items: 1 });
     const [a, b] = q.annotators;
     const itemId = q.itemIds[0]!;
+    await created(itemId);
 
     expect((await a!.api.post(q.path('/next'))).body.item.id).toBe(itemId);
     const skipped = await a!.api.post(q.path(`/items/${itemId}/skip`));

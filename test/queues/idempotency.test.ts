@@ -53,6 +53,13 @@ describe('idempotent submit', () => {
       expect(retry.body).toEqual(first.body);
     }
     expect(await counts(itemId)).toEqual(after);
+    // One update in the workflow's history, with the documented id.
+    const history = await system.temporal.client.workflow.getHandle(`item-${itemId}`).fetchHistory();
+    const submitUpdates = (history.events ?? [])
+      .map((e) => e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest)
+      .filter((r) => r?.input?.name === 'submit')
+      .map((r) => r!.meta?.updateId);
+    expect(submitUpdates).toEqual([`submit:${a.id}:${key}`]);
     // The score ids answered are the rows written.
     const ids = (await system.db('scores').where({ queue_item_id: itemId }).select('id')).map((r) => r.id).sort();
     expect(first.body.scores.map((s: { id: string }) => s.id).sort()).toEqual(ids);

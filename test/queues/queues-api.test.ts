@@ -396,7 +396,9 @@ describe('queues API', () => {
 
       // The reservation holder cannot submit; nobody is offered it; removing it again is a no-op.
       expectError(await b.api.post(q.path(`/items/${itemId}/submit`), { annotations: [{ label: 'rating', value: 'bad' }] }), 409, 'CONFLICT');
-      expect((await c.api.post(q.path('/next'))).status).toBe(204);
+      // Its only item closed, so the queue completed by itself: no more work is served.
+      expect((await q.admin.get(q.path())).body.status).toBe('completed');
+      expectError(await c.api.post(q.path('/next')), 409, 'CONFLICT');
       const again = await q.admin.delete(q.path(`/items/${itemId}`));
       expect(again.status).toBe(200);
       expect(again.body.item.status).toBe('cancelled');
@@ -498,6 +500,7 @@ describe('queues API', () => {
 
       const bad: [unknown, RegExp][] = [
         [{ name: 'x', bogus: 1 }, /bogus/],
+        [{ name: 'x', status: 'active' }, /status/],
         [{ name: 'x', annotationsRequired: 11 }, /annotationsRequired/],
         [{ name: 'x', annotationsRequired: 0 }, /annotationsRequired/],
         [{ name: 'x', annotationsRequired: 1.5 }, /annotationsRequired/],
@@ -586,6 +589,17 @@ describe('queues API', () => {
       for (const body of [{ action: 'maybe' }, {}, { action: 'approve', targets: [{ annotatorId: a.id }] }, { action: 'approve', extra: 1 }]) {
         expectError(await q.reviewers[0]!.api.post(q.path(`/items/${itemId}/review`), body), 400, 'VALIDATION');
       }
+      // Ids that are not ids: 404, never a 500 from Postgres.
+      expectError(await q.admin.get('/api/v1/queues/not-a-uuid'), 404, 'NOT_FOUND');
+      expectError(await q.admin.get(q.path('/items/not-a-uuid')), 404, 'NOT_FOUND');
+      const bodies: Record<string, unknown> = { submit: { annotations: [{ label: 'rating', value: 'good' }] }, review: { action: 'approve' } };
+      for (const action of ['reserve', 'heartbeat', 'release', 'skip', 'submit']) {
+        for (const id of ['not-a-uuid', randomUUID()]) expectError(await a.api.post(q.path(`/items/${id}/${action}`), bodies[action]), 404, 'NOT_FOUND');
+      }
+      for (const action of ['review', 'reset']) {
+        for (const id of ['not-a-uuid', randomUUID()]) expectError(await q.admin.post(q.path(`/items/${id}/${action}`), bodies[action]), action === 'review' ? 403 : 404, action === 'review' ? 'FORBIDDEN' : 'NOT_FOUND');
+      }
+      expectError(await q.reviewers[0]!.api.post(q.path('/items/not-a-uuid/review'), { action: 'approve' }), 404, 'NOT_FOUND');
       expect(await snapshot(q.workspaceId)).toEqual(before);
       expect((await itemRow(itemId)).reserved_by).toEqual([a.id]);
     });
