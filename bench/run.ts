@@ -31,6 +31,7 @@ const stats = (ms: number[]) => {
   return { n: s.length, p50: round(percentile(s, 50)), p95: round(percentile(s, 95)), p99: round(percentile(s, 99)) };
 };
 const round = (n: number) => Math.round(n * 10) / 10;
+const progress = (message: string) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}`);
 
 async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
   const t = performance.now();
@@ -96,8 +97,8 @@ try {
 
   const api = await startApi({ databaseUrl, temporalAddress: temporal.address, namespace: 'default', taskQueue, host: '127.0.0.1', port: await freePort() });
   stops.unshift(api.close);
-  const call = async (key: string, method: string, route: string, body?: unknown) => {
-    const res = await fetch(`${api.url}${route}`, { method, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const call = async (key: string, method: string, route: string, body?: unknown, headers: Record<string, string> = {}) => {
+    const res = await fetch(`${api.url}${route}`, { method, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', ...headers }, body: body === undefined ? undefined : JSON.stringify(body) });
     const text = await res.text();
     return { status: res.status, body: text ? JSON.parse(text) : undefined };
   };
@@ -128,19 +129,36 @@ try {
     }
   };
 
+  /** Waits until every item of the queue has been picked up by its workflow, so phases do not overlap. */
+  const settle = async (queueId: string) => {
+    const deadline = Date.now() + 300_000;
+    while (Date.now() < deadline) {
+      const row = await db('queue_items').where({ queue_id: queueId, version: 0 }).count({ n: '*' }).first();
+      if (Number(row?.n) === 0) return;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    throw new Error('items did not settle within 300 s');
+  };
+
   // 1. Raw workflow starts vs enqueueing items (1000 items in batches of 100).
+  progress('raw workflow starts');
   const starts = 1000;
   const [, rawStartMs] = await timed(() =>
     pool(Array.from({ length: starts }, (_, i) => i), 25, async (i) => {
       await client.workflow.start('noopWorkflow', { taskQueue, workflowId: `noop-${taskQueue}-${i}` });
     }),
   );
+  await new Promise((r) => setTimeout(r, 3000));
+  progress('enqueue 1000 items');
   const queueA = await newQueue();
   const [, enqueueMs] = await timed(() => addItems(queueA, 1000, 100));
+  const [, settleMs] = await timed(() => settle(queueA));
+  progress(`enqueued in ${round(enqueueMs)} ms; workflows settled ${round(settleMs)} ms later`);
   const rawStartsPerSecond = round(starts / (rawStartMs / 1000));
   const enqueuePerSecond = round(1000 / (enqueueMs / 1000));
 
   // 2. Raw no-op update round trip (1 and 10 concurrent callers).
+  progress('raw updates');
   const updateWorkflows = await Promise.all(Array.from({ length: 10 }, (_, i) =>
     client.workflow.start('noopUpdateWorkflow', { taskQueue, workflowId: `noop-update-${taskQueue}-${i}` })));
   const rawUpdate = async (concurrency: number, total: number) => {
@@ -156,36 +174,47 @@ try {
 
   // 3. next + submit round trips with 1, 10 and 50 annotators.
   const annotate = async (concurrency: number, rounds: number) => {
+    progress(`next+submit with ${concurrency} annotators`);
     const queueId = await newQueue();
     await addItems(queueId, concurrency * rounds + 10, 500);
+    await settle(queueId);
     const latencies: number[] = [];
+    const refused: Record<string, number> = {};
     const [, ms] = await timed(() => Promise.all(annotators.slice(0, concurrency).map(async (a) => {
-      for (let r = 0; r < rounds; r++) {
-        const [, t] = await timed(async () => {
-          const next = await call(a.key, 'POST', `/api/v1/queues/${queueId}/next`);
-          if (next.status !== 200) throw new Error(`next: ${next.status} ${JSON.stringify(next.body)}`);
-          const submit = await call(a.key, 'POST', `/api/v1/queues/${queueId}/items/${next.body.item.id}/submit`, { annotations: [{ label: 'rating', value: 'good' }] });
-          if (submit.status !== 200) throw new Error(`submit: ${submit.status} ${JSON.stringify(submit.body)}`);
-        });
-        latencies.push(t);
+      for (let done = 0, attempts = 0; done < rounds && attempts < rounds * 5; attempts++) {
+        // A real client: on 429/503 it backs off and tries again; only successful round trips are timed.
+        const started = performance.now();
+        const next = await call(a.key, 'POST', `/api/v1/queues/${queueId}/next`);
+        const submit = next.status === 200
+          ? await call(a.key, 'POST', `/api/v1/queues/${queueId}/items/${next.body.item.id}/submit`, { annotations: [{ label: 'rating', value: 'good' }] }, { 'idempotency-key': randomUUID() })
+          : next;
+        if (next.status === 200 && submit.status === 200) {
+          latencies.push(performance.now() - started);
+          done++;
+        } else {
+          const key = `${next.status === 200 ? 'submit' : 'next'} ${submit.status}`;
+          refused[key] = (refused[key] ?? 0) + 1;
+          await new Promise((r) => setTimeout(r, 500));
+        }
       }
     })));
-    return { annotators: concurrency, roundTrips: latencies.length, perSecond: round(latencies.length / (ms / 1000)), latencyMs: stats(latencies) };
+    return { annotators: concurrency, roundTrips: latencies.length, perSecond: round(latencies.length / (ms / 1000)), latencyMs: stats(latencies), refused };
   };
-  const nextSubmit = [await annotate(1, 30), await annotate(10, 10), await annotate(50, 4)];
+  const nextSubmit = [await annotate(1, 30), await annotate(10, 10), await annotate(50, 3)];
 
   // 4. Worker RSS with 5,000 open items.
+  progress('5000 open items');
   const queueB = await newQueue();
   const rssBefore = rssOf(worker.pid!);
   await addItems(queueB, 5000, 1000);
-  await new Promise((r) => setTimeout(r, 5000));
+  await settle(queueB);
   const rssWith5000 = rssOf(worker.pid!);
 
   const at10 = nextSubmit.find((n) => n.annotators === 10)!;
   const rawAt10 = rawUpdates.find((u) => u.concurrency === 10)!;
   const result = {
     machine: { cpus: os.cpus().length, memoryGiB: round(os.totalmem() / 2 ** 30), node: process.version },
-    enqueue: { items: 1000, batch: 100, itemsPerSecond: enqueuePerSecond, rawWorkflowStartsPerSecond: rawStartsPerSecond, ratio: round(enqueuePerSecond / rawStartsPerSecond) },
+    enqueue: { items: 1000, batch: 100, itemsPerSecond: enqueuePerSecond, workflowsSettledAfterMs: round(settleMs), rawWorkflowStartsPerSecond: rawStartsPerSecond, ratio: round(enqueuePerSecond / rawStartsPerSecond) },
     rawUpdate: rawUpdates,
     nextSubmit,
     workerRss: { beforeMiB: round(rssBefore / 2 ** 20), with5000OpenItemsMiB: round(rssWith5000 / 2 ** 20) },

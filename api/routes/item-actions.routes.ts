@@ -242,7 +242,7 @@ function spreadTies(candidates: NextCandidate[]): string[] {
   const personal = candidates.filter((c) => c.personal);
   const open = candidates.filter((c) => !c.personal);
   const tied = open.filter((c) => c.rank === open[0]?.rank).length;
-  const start = Math.floor(Math.random() * Math.min(tied, 5));
+  const start = Math.floor(Math.random() * Math.min(tied, 8));
   return [...personal, ...open.slice(start, tied), ...open.slice(0, start), ...open.slice(tied)].map((c) => c.id);
 }
 

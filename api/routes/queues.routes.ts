@@ -57,6 +57,7 @@ async function signalMembership(repos: Repos, temporal: TemporalDeps, queue: Que
     temporal.client.withDeadline(deadline, () =>
       temporal.client.workflow.getHandle(itemWorkflowId(itemId)).signal(membersChangedSignal, { eligibleAnnotators, removed }),
     ).catch((error) => {
+      // An item that closed meanwhile has no workflow to tell; Temporal being down is the caller's 503.
       if (classifyTemporalError(error)) throw error;
     }),
   );
