@@ -1,5 +1,5 @@
-import { WorkflowNotFoundError } from '@temporalio/common';
-import type { UpdateDefinition } from '@temporalio/client';
+import { WorkflowUpdateFailedError, type UpdateDefinition } from '@temporalio/client';
+import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
 import { DomainError } from '../domain/errors.js';
 import { classifyTemporalError, REQUEST_DEADLINE_MS, type TemporalDeps } from '../infra/temporal.js';
 import { itemWorkflowId } from '../workflows/definitions.js';
@@ -26,11 +26,14 @@ export async function updateItem<Ret, Args extends [unknown]>(
         throw new DomainError('CONFLICT', 'The item is closed (completed or cancelled).');
       }
       const http = classifyTemporalError(error);
+      // The server dropped an update the worker never saw (e.g. its workflow task was lost): nothing was applied, send it again.
+      const unprocessed = error instanceof WorkflowUpdateFailedError && error.cause instanceof ApplicationFailure && error.cause.type === 'UnprocessedUpdate';
       const backoff = Math.min(1000, 25 * 2 ** attempt) * (0.5 + Math.random());
-      if (http?.code === 'RATE_LIMITED' && opts.retryWhenBusy !== false && Date.now() + backoff < deadline - 200) {
+      if (((http?.code === 'RATE_LIMITED' && opts.retryWhenBusy !== false) || unprocessed) && Date.now() + backoff < deadline - 200) {
         await new Promise((r) => setTimeout(r, backoff));
         continue;
       }
+      if (unprocessed) throw new DomainError('UNAVAILABLE', 'The item could not process the request in time; try again.');
       throw error;
     }
   }

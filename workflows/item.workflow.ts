@@ -3,7 +3,7 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
-  proxyLocalActivities,
+  proxyActivities,
   setHandler,
   upsertSearchAttributes,
   uuid4,
@@ -32,18 +32,29 @@ import {
   type SubmitResult,
 } from './definitions.js';
 
-// Local activities: each is one short idempotent Postgres transaction, so it runs in the worker that
-// holds the workflow task (one marker event, no server round trip). If that worker dies, the task
-// times out and another worker replays it, running the activity again; idempotency makes that safe.
-const { persistItem, recordSubmission, claimTurn, finalizeItem } = proxyLocalActivities<Activities>({
+// Regular activities, not local ones: a local activity runs before its workflow task is accepted, so a
+// task the server drops would leave Postgres writes for state the workflow then rewinds. Each activity
+// is one short idempotent transaction: a worker killed mid-activity is noticed within 10 s and it is retried.
+const { persistItem, claimTurn } = proxyActivities<Activities>({
   startToCloseTimeout: '10 seconds',
   retry: { initialInterval: '200 milliseconds', maximumInterval: '5 seconds' },
 });
 
 /** Domain rejections cross to the client as ApplicationFailures typed by the error code (a plain Error would retry the task forever). */
+type SubmissionWrite = NonNullable<Parameters<Activities['persistItem']>[0]['submission']>;
+
 function asFailure(error: unknown): never {
   if (error instanceof DomainError) throw ApplicationFailure.create({ type: error.code, message: error.message, details: error.details === undefined ? [] : [error.details], nonRetryable: true });
   throw error;
+}
+
+/** Runs a domain rule in a handler: should it disagree with its validator, the caller gets the rejection, not a task retried forever. */
+function apply<T>(rule: () => T): T {
+  try {
+    return rule();
+  } catch (error) {
+    return asFailure(error);
+  }
 }
 
 /** Runs a rule on a copy of the state (plain JSON; the sandbox has no structuredClone): a validator must reject without touching anything. */
@@ -66,13 +77,20 @@ export async function itemWorkflow(input: ItemWorkflowInput): Promise<{ status: 
   let pendingTurnsBlocked = false;
   /** Members who left with a seat here, waiting to be written to the timeline. */
   const membersChanges: string[] = [];
+  /** The highest version written to Postgres. */
+  let persistedVersion = input.state?.version ?? 0;
+  /** Whether the timeline has its 'created' row (false only before the first commit of a new item). */
+  let announced = Boolean(input.state);
   /** What the search attributes say now; the API set status pending and no assignees at start. */
   let indexed = JSON.stringify(input.state ? [] : ['pending', []]);
 
   const now = () => Date.now();
 
-  /** Bumps the version, recomputes the status, and persists the snapshot with these events. */
-  async function commit(events: Omit<ItemEvent, 'at'>[]): Promise<void> {
+  /**
+   * Bumps the version, recomputes the status, and persists the snapshot with these events in one
+   * transaction, together with a submission's scores or the finalized results when given.
+   */
+  async function commit(events: Omit<ItemEvent, 'at'>[], extra: { submission?: SubmissionWrite; finalize?: { reviewerId: string | null } } = {}): Promise<void> {
     const at = now();
     state.status = item.deriveStatus(state, at);
     state.version++;
@@ -86,12 +104,20 @@ export async function itemWorkflow(input: ItemWorkflowInput): Promise<{ status: 
         { key: SEARCH_ATTRIBUTE_KEYS.assignees, value: item.assignees(state) },
       ]);
     }
+    // 'created' opens the timeline, whichever change is written first (an update can beat the main function to it).
+    const timeline = announced ? events : [{ event: 'created' as const, actorId: null, details: { config: state.config } }, ...events];
+    announced = true;
     await persistItem({
       workspaceId: state.workspaceId,
       snapshot: item.readModelOf(state, at),
-      events: events.map((e, i) => ({ ...e, at, dedupeKey: `${state.itemId}:${version}:${i}` })),
+      events: timeline.map((e, i) => ({ ...e, at, dedupeKey: `${state.itemId}:${version}:${i}` })),
+      ...extra,
     });
+    persistedVersion = Math.max(persistedVersion, version);
   }
+
+  /** For answers that change nothing (a repeated reserve, an early heartbeat): wait until the read model shows the state they report. */
+  const caughtUp = () => condition(() => persistedVersion >= state.version);
 
   const seatResult = (outcome: item.ReserveOutcome): SeatResult => ({
     item: { id: state.itemId, status: state.status },
@@ -103,8 +129,9 @@ export async function itemWorkflow(input: ItemWorkflowInput): Promise<{ status: 
   setHandler(
     reserveUpdate,
     async ({ annotatorId }) => {
-      const outcome = item.reserve(state, annotatorId, now());
+      const outcome = apply(() => item.reserve(state, annotatorId, now()));
       if (outcome.changed) await commit([{ event: 'reserved', actorId: annotatorId, details: { expiresAt: new Date(outcome.expiresAt).toISOString(), round: outcome.round } }]);
+      else await caughtUp();
       return seatResult(outcome);
     },
     { validator: ({ annotatorId }) => check(state, (s) => item.reserve(s, annotatorId, now())) },
@@ -113,8 +140,9 @@ export async function itemWorkflow(input: ItemWorkflowInput): Promise<{ status: 
   setHandler(
     heartbeatUpdate,
     async ({ annotatorId }) => {
-      const outcome = item.heartbeat(state, annotatorId, now());
+      const outcome = apply(() => item.heartbeat(state, annotatorId, now()));
       if (outcome.changed) await commit([{ event: 'heartbeat_extended', actorId: annotatorId, details: { expiresAt: new Date(outcome.expiresAt).toISOString() } }]);
+      else await caughtUp();
       return seatResult(outcome);
     },
     { validator: ({ annotatorId }) => check(state, (s) => item.heartbeat(s, annotatorId, now())) },
@@ -123,7 +151,7 @@ export async function itemWorkflow(input: ItemWorkflowInput): Promise<{ status: 
   setHandler(
     releaseUpdate,
     async ({ annotatorId }) => {
-      item.release(state, annotatorId, now());
+      apply(() => item.release(state, annotatorId, now()));
       await commit([{ event: 'released', actorId: annotatorId, details: {} }]);
       return { item: { id: state.itemId, status: state.status } };
     },
@@ -133,7 +161,7 @@ export async function itemWorkflow(input: ItemWorkflowInput): Promise<{ status: 
   setHandler(
     skipUpdate,
     async ({ annotatorId }) => {
-      item.skip(state, annotatorId, now());
+      apply(() => item.skip(state, annotatorId, now()));
       await commit([{ event: 'skipped', actorId: annotatorId, details: {} }]);
       return { item: { id: state.itemId, status: state.status } };
     },
@@ -143,22 +171,21 @@ export async function itemWorkflow(input: ItemWorkflowInput): Promise<{ status: 
   setHandler(
     submitUpdate,
     async (request) => {
-      const { round } = item.submit(state, request.annotatorId, request.annotations.map((a) => a.labelId), now());
+      const { round } = apply(() => item.submit(state, request.annotatorId, request.annotations.map((a) => a.labelId), now()));
       state.status = item.deriveStatus(state, now());
       const scores = request.annotations.map((a) => ({ id: uuid4(), labelId: a.labelId, value: a.value, notes: a.notes, round }));
       const result: SubmitResult = { item: { id: state.itemId, status: state.status }, round, scores };
-      // Scores and the idempotency record in one transaction, before the acknowledgement.
-      await recordSubmission({
-        workspaceId: state.workspaceId,
-        itemId: state.itemId,
-        annotatorId: request.annotatorId,
-        round,
-        scores: request.annotations.map((a, i) => ({ ...a, id: scores[i]!.id })),
-        idempotencyKey: request.idempotencyKey,
-        bodyHash: request.bodyHash,
-        response: result,
+      // Scores, the idempotency record and the snapshot in one transaction, before the acknowledgement.
+      await commit([{ event: 'submitted', actorId: request.annotatorId, details: { round, labels: request.annotations.map((a) => a.labelId) } }], {
+        submission: {
+          annotatorId: request.annotatorId,
+          round,
+          scores: request.annotations.map((a, i) => ({ ...a, id: scores[i]!.id })),
+          idempotencyKey: request.idempotencyKey,
+          bodyHash: request.bodyHash,
+          response: result,
+        },
       });
-      await commit([{ event: 'submitted', actorId: request.annotatorId, details: { round, labels: request.annotations.map((a) => a.labelId) } }]);
       return result;
     },
     { validator: (request: SubmitRequest) => check(state, (s) => item.submit(s, request.annotatorId, request.annotations.map((a) => a.labelId), now())) },
@@ -167,7 +194,7 @@ export async function itemWorkflow(input: ItemWorkflowInput): Promise<{ status: 
   setHandler(
     reviewUpdate,
     async ({ reviewerId, action, comment, targets }) => {
-      item.review(state, reviewerId, action, comment, targets, now());
+      apply(() => item.review(state, reviewerId, action, comment, targets, now()));
       await commit([{ event: 'reviewed', actorId: reviewerId, details: { action, comment, targets } }]);
       return { item: { id: state.itemId, status: state.status } };
     },
@@ -177,7 +204,7 @@ export async function itemWorkflow(input: ItemWorkflowInput): Promise<{ status: 
   setHandler(
     assignUpdate,
     async ({ annotatorIds, action, actorId }) => {
-      const changes = item.pin(state, annotatorIds, action, now());
+      const changes = apply(() => item.pin(state, annotatorIds, action, now()));
       const events = [
         ...changes.added.map((id) => ({ event: 'assigned' as const, actorId, details: { annotatorId: id, by: 'manager' } })),
         ...changes.removed.map((id) => ({ event: 'unassigned' as const, actorId, details: { annotatorId: id } })),
@@ -191,7 +218,7 @@ export async function itemWorkflow(input: ItemWorkflowInput): Promise<{ status: 
   setHandler(
     resetUpdate,
     async ({ actorId }) => {
-      item.resetSkipped(state);
+      apply(() => item.resetSkipped(state));
       state.status = 'pending';
       pendingTurnsBlocked = false;
       await commit([{ event: 'reset', actorId, details: {} }]);
@@ -203,7 +230,7 @@ export async function itemWorkflow(input: ItemWorkflowInput): Promise<{ status: 
   setHandler(
     cancelUpdate,
     async ({ actorId }) => {
-      if (item.cancel(state)) await commit([{ event: 'cancelled', actorId, details: {} }]);
+      if (apply(() => item.cancel(state))) await commit([{ event: 'cancelled', actorId, details: {} }]);
       return { item: { id: state.itemId, status: state.status } };
     },
     { validator: (_input: { actorId: string }) => check(state, (s) => item.cancel(s)) },
@@ -216,7 +243,8 @@ export async function itemWorkflow(input: ItemWorkflowInput): Promise<{ status: 
     membersChanges.push(...freed);
   });
 
-  if (!input.state) await commit([{ event: 'created', actorId: null, details: { config: state.config } }]);
+  // The first snapshot, unless an update that arrived with the start already wrote it.
+  if (!announced) await commit([]);
 
   let seenVersion = -1;
   while (!item.CLOSED_STATUSES.includes(state.status)) {
@@ -252,9 +280,9 @@ export async function itemWorkflow(input: ItemWorkflowInput): Promise<{ status: 
       finalized = true;
       // The last submit's scores must be written (its handler awaits that) before they are resolved.
       await condition(allHandlersFinished);
-      await finalizeItem({ itemId: state.itemId, reviewerId: state.review.state === 'approved' ? state.review.reviewerId : null });
+      const reviewerId = state.review.state === 'approved' ? state.review.reviewerId : null;
       state.status = 'completed';
-      await commit([{ event: 'finalized', actorId: state.review.state === 'approved' ? state.review.reviewerId : null, details: {} }]);
+      await commit([{ event: 'finalized', actorId: reviewerId, details: {} }], { finalize: { reviewerId } });
     }
 
     if (workflowInfo().continueAsNewSuggested && !item.CLOSED_STATUSES.includes(state.status)) {

@@ -5,15 +5,8 @@ import type { AssignmentStrategy } from '../../domain/queues.js';
 import type { Db } from '../db.js';
 import { str, type Row } from './rows.js';
 
-export interface PersistItemInput {
-  workspaceId: string;
-  snapshot: ItemReadModel;
-  events: (ItemEvent & { dedupeKey: string })[];
-}
-
-export interface RecordSubmissionInput {
-  workspaceId: string;
-  itemId: string;
+/** A submission's scores and its idempotency record, written with the snapshot that acknowledges it. */
+export interface SubmissionWrite {
   annotatorId: string;
   round: number;
   scores: { id: string; labelId: string; labelVersion: number; value: LabelValue; notes: string | null }[];
@@ -22,14 +15,29 @@ export interface RecordSubmissionInput {
   response: unknown;
 }
 
+export interface PersistItemInput {
+  workspaceId: string;
+  snapshot: ItemReadModel;
+  events: (ItemEvent & { dedupeKey: string })[];
+  submission?: SubmissionWrite;
+  /** Resolve every label of the queue on the current rounds (the item is being completed). */
+  finalize?: { reviewerId: string | null };
+}
+
 const CLOSED = ['completed', 'cancelled'];
 
 /** The writes the item workflow makes, each idempotent: a retried activity changes nothing more. */
 export function createItemsRepo(db: Db) {
   return {
-    /** The versioned read model: `where version < new`, so retries and reordering never move it backwards. */
-    async persist({ snapshot, events }: PersistItemInput): Promise<void> {
+    /**
+     * One transition in one transaction: a submission's scores, the finalized results, the versioned
+     * read model (`where version < new`: retries and reordering never move it backwards) and the
+     * timeline rows (deduplicated by key). A retried activity inserts nothing new.
+     */
+    async persist({ workspaceId, snapshot, events, submission, finalize }: PersistItemInput): Promise<void> {
       await db.transaction(async (trx) => {
+        if (submission) await writeSubmission(trx, workspaceId, snapshot.itemId, submission);
+        if (finalize) await writeResults(trx, snapshot.itemId, finalize.reviewerId);
         await trx('queue_items')
           .where({ id: snapshot.itemId })
           .where('version', '<', snapshot.version)
@@ -74,49 +82,6 @@ export function createItemsRepo(db: Db) {
       });
     },
 
-    /** Scores of one submission and its idempotency record, in one transaction keyed so a retry inserts nothing. */
-    async recordSubmission(input: RecordSubmissionInput): Promise<void> {
-      await db.transaction(async (trx) => {
-        const item = await trx('queue_items').where({ id: input.itemId }).first('source_id');
-        if (!item) throw new Error(`queue item ${input.itemId} not found`);
-        const rows = input.scores.map((s) => {
-          const typed = typedValueColumns(s.value);
-          return {
-            id: s.id,
-            workspace_id: input.workspaceId,
-            source_id: item.source_id,
-            label_id: s.labelId,
-            label_version: s.labelVersion,
-            value: JSON.stringify(s.value),
-            value_number: typed.valueNumber,
-            value_text: typed.valueText,
-            value_boolean: typed.valueBoolean,
-            value_texts: typed.valueTexts,
-            annotator_id: input.annotatorId,
-            principal_id: input.annotatorId,
-            score_source: 'human',
-            notes: s.notes,
-            queue_item_id: input.itemId,
-            round: input.round,
-            metadata: '{}',
-          };
-        });
-        if (rows.length > 0) {
-          await trx.raw(`${trx('scores').insert(rows).toString()} on conflict (queue_item_id, label_id, annotator_id, round) where queue_item_id is not null do nothing`);
-        }
-        await trx('submissions')
-          .insert({
-            annotator_id: input.annotatorId,
-            idempotency_key: input.idempotencyKey,
-            item_id: input.itemId,
-            body_hash: input.bodyHash,
-            response: JSON.stringify(input.response),
-          })
-          .onConflict(['annotator_id', 'idempotency_key'])
-          .ignore();
-      });
-    },
-
     /**
      * The next annotator for a rotation turn, under the queue row's lock, remembered per (item, turn):
      * concurrent items and retries never hand out the same turn twice.
@@ -154,31 +119,70 @@ export function createItemsRepo(db: Db) {
         return chosen;
       });
     },
-
-    /** Resolves every queue label on the current round of each annotator; safe to run again. */
-    async finalize(input: { itemId: string; reviewerId: string | null }): Promise<void> {
-      await db.transaction(async (trx) => {
-        const item = await trx('queue_items').where({ id: input.itemId }).first('queue_id', 'submitted_by');
-        if (!item) throw new Error(`queue item ${input.itemId} not found`);
-        const labels: Row[] = await trx('queue_labels as ql').join('labels as l', 'l.id', 'ql.label_id').where('ql.queue_id', item.queue_id).select('l.id', 'l.type');
-        const scores: Row[] = await trx('scores as s')
-          .where('s.queue_item_id', input.itemId)
-          .whereNull('s.deleted_at')
-          .whereRaw('s.round = (select max(round) from scores x where x.queue_item_id = s.queue_item_id and x.annotator_id = s.annotator_id)')
-          .orderBy('s.created_at')
-          .select('s.label_id', 's.annotator_id', 's.value');
-        for (const label of labels) {
-          const votes = scores.filter((s) => s.label_id === label.id).map((s) => ({ annotatorId: str(s.annotator_id), value: s.value as LabelValue }));
-          const resolution = resolveLabel(label.type as LabelType, votes);
-          const provenance = { ...resolution.provenance, approvedBy: input.reviewerId };
-          await trx('item_results')
-            .insert({ item_id: input.itemId, label_id: label.id, value: JSON.stringify(resolution.value), method: resolution.method, provenance: JSON.stringify(provenance) })
-            .onConflict(['item_id', 'label_id'])
-            .merge(['value', 'method', 'provenance']);
-        }
-      });
-    },
   };
 }
 
 export type ItemsRepo = ReturnType<typeof createItemsRepo>;
+
+/** Scores keyed so a retry inserts nothing: (item, label, annotator, round) is unique. */
+async function writeSubmission(trx: Db, workspaceId: string, itemId: string, submission: SubmissionWrite): Promise<void> {
+  const item = await trx('queue_items').where({ id: itemId }).first('source_id');
+  if (!item) throw new Error(`queue item ${itemId} not found`);
+  const rows = submission.scores.map((s) => {
+    const typed = typedValueColumns(s.value);
+    return {
+      id: s.id,
+      workspace_id: workspaceId,
+      source_id: item.source_id,
+      label_id: s.labelId,
+      label_version: s.labelVersion,
+      value: JSON.stringify(s.value),
+      value_number: typed.valueNumber,
+      value_text: typed.valueText,
+      value_boolean: typed.valueBoolean,
+      value_texts: typed.valueTexts,
+      annotator_id: submission.annotatorId,
+      principal_id: submission.annotatorId,
+      score_source: 'human',
+      notes: s.notes,
+      queue_item_id: itemId,
+      round: submission.round,
+      metadata: '{}',
+    };
+  });
+  if (rows.length > 0) {
+    const insert = trx('scores').insert(rows).toSQL();
+    await trx.raw(`${insert.sql} on conflict (queue_item_id, label_id, annotator_id, round) where queue_item_id is not null do nothing`, insert.bindings);
+  }
+  await trx('submissions')
+    .insert({
+      annotator_id: submission.annotatorId,
+      idempotency_key: submission.idempotencyKey,
+      item_id: itemId,
+      body_hash: submission.bodyHash,
+      response: JSON.stringify(submission.response),
+    })
+    .onConflict(['annotator_id', 'idempotency_key'])
+    .ignore();
+}
+
+/** Resolves every queue label on the current round of each annotator (domain/resolve.ts); safe to run again. */
+async function writeResults(trx: Db, itemId: string, reviewerId: string | null): Promise<void> {
+  const item = await trx('queue_items').where({ id: itemId }).first('queue_id');
+  if (!item) throw new Error(`queue item ${itemId} not found`);
+  const labels: Row[] = await trx('queue_labels as ql').join('labels as l', 'l.id', 'ql.label_id').where('ql.queue_id', item.queue_id).select('l.id', 'l.type');
+  const scores: Row[] = await trx('scores as s')
+    .where('s.queue_item_id', itemId)
+    .whereNull('s.deleted_at')
+    .whereRaw('s.round = (select max(round) from scores x where x.queue_item_id = s.queue_item_id and x.annotator_id = s.annotator_id)')
+    .orderBy('s.created_at')
+    .select('s.label_id', 's.annotator_id', 's.value');
+  for (const label of labels) {
+    const votes = scores.filter((s) => s.label_id === label.id).map((s) => ({ annotatorId: str(s.annotator_id), value: s.value as LabelValue }));
+    const resolution = resolveLabel(label.type as LabelType, votes);
+    await trx('item_results')
+      .insert({ item_id: itemId, label_id: label.id, value: JSON.stringify(resolution.value), method: resolution.method, provenance: JSON.stringify({ ...resolution.provenance, approvedBy: reviewerId }) })
+      .onConflict(['item_id', 'label_id'])
+      .merge(['value', 'method', 'provenance']);
+  }
+}

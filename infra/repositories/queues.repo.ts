@@ -323,7 +323,10 @@ export function createQueuesRepo(db: Db) {
     },
 
     async history(itemId: string): Promise<{ at: string; event: string; actorId: string | null; details: Record<string, unknown> }[]> {
-      const rows: Row[] = await db('item_events').where({ item_id: itemId }).orderBy('id');
+      // In the workflow's order (version, then position in that commit), not the order the rows landed in.
+      const rows: Row[] = await db('item_events')
+        .where({ item_id: itemId })
+        .orderByRaw(`split_part(dedupe_key, ':', 2)::int, split_part(dedupe_key, ':', 3)::int`);
       return rows.map((r) => ({ at: iso(r.at), event: str(r.event), actorId: r.actor_id === null ? null : str(r.actor_id), details: record(r.details) }));
     },
 

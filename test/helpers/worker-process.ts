@@ -1,6 +1,6 @@
 /**
- * A worker in its own process, so a test can SIGKILL it like a crashed machine. Its finalizeItem
- * waits at a gate (a file that the test creates) and announces that it is waiting (another file).
+ * A worker in its own process, so a test can SIGKILL it like a crashed machine. The activity that
+ * finalizes an item waits at a gate (a file that the test creates) and announces that it is waiting (another file).
  */
 import fs from 'node:fs';
 import { NativeConnection, Worker, DefaultLogger, Runtime } from '@temporalio/worker';
@@ -19,10 +19,12 @@ const gate = env('QUORUM_TEST_GATE_FILE');
 const activities = createActivities({ db });
 const gated = {
   ...activities,
-  async finalizeItem(input: Parameters<typeof activities.finalizeItem>[0]) {
-    fs.writeFileSync(`${gate}.waiting`, input.itemId);
-    while (!fs.existsSync(gate)) await new Promise((r) => setTimeout(r, 50));
-    return activities.finalizeItem(input);
+  async persistItem(input: Parameters<typeof activities.persistItem>[0]) {
+    if (input.finalize) {
+      fs.writeFileSync(`${gate}.waiting`, input.snapshot.itemId);
+      while (!fs.existsSync(gate)) await new Promise((r) => setTimeout(r, 50));
+    }
+    return activities.persistItem(input);
   },
 };
 const connection = await NativeConnection.connect({ address: env('QUORUM_TEST_TEMPORAL_ADDRESS') });
