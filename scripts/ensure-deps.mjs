@@ -11,6 +11,8 @@ const lock = path.join(root, 'package-lock.json');
 
 const stale = !fs.existsSync(installed) || (fs.existsSync(lock) && fs.statSync(lock).mtimeMs > fs.statSync(installed).mtimeMs);
 if (stale) {
-  console.log('Installing dependencies (npm ci)...');
-  execSync(fs.existsSync(lock) ? 'npm ci --no-audit --no-fund' : 'npm install --no-audit --no-fund', { cwd: root, stdio: 'inherit' });
+  console.log('Installing dependencies...');
+  // `npm install` follows package-lock.json. Not `npm ci`: it refuses the lock because of an optional
+  // dependency of vite (napi-windows-process-start-time) that the registry does not serve.
+  execSync('npm install --no-audit --no-fund', { cwd: root, stdio: 'inherit' });
 }

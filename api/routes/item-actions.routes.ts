@@ -84,7 +84,7 @@ export function itemActionEndpoints({ repos, temporal }: ApiDeps) {
         const access = await loadQueue(repos, principal, params.id!);
         if (query.mode === 'review') {
           requireRole(access, 'reviewer');
-          const itemId = await repos.queues.nextForReview(access.queue.id, principal.id, []);
+          const itemId = await repos.queues.nextForReview(access.queue.id, principal.id);
           if (!itemId) return noContent(res);
           return detailAfter(principal, access, itemId);
         }

@@ -291,10 +291,9 @@ export function createQueuesRepo(db: Db) {
       return rows.map((r) => ({ id: str(r.id), personal: r.personal === true, rank: `${num(r.submitted_count) > 0 ? 1 : 0}:${num(r.priority)}` }));
     },
 
-    async nextForReview(queueId: string, reviewerId: string, exclude: string[]): Promise<string | null> {
+    async nextForReview(queueId: string, reviewerId: string): Promise<string | null> {
       const row = await db('queue_items as i')
         .where({ 'i.queue_id': queueId, 'i.status': 'pending_review' })
-        .whereNotIn('i.id', exclude)
         .whereRaw('not (? = any(i.submitted_by))', [reviewerId])
         .whereRaw(`not exists (select 1 from scores s where s.queue_item_id = i.id and s.annotator_id = ?)`, [reviewerId])
         .orderBy([{ column: 'i.priority', order: 'desc' }, { column: 'i.id', order: 'asc' }])
@@ -302,14 +301,9 @@ export function createQueuesRepo(db: Db) {
       return row ? str(row.id) : null;
     },
 
-    async openItemIds(queueId: string, annotatorIds?: string[]): Promise<string[]> {
-      const query = db('queue_items').where({ queue_id: queueId }).whereNotIn('status', ['completed', 'cancelled']).select('id');
-      if (annotatorIds?.length) {
-        query.where((q) => {
-          for (const a of annotatorIds) q.orWhereRaw('(? = any(assigned_to) or ? = any(reserved_by) or ? = any(rework_for))', [a, a, a]);
-        });
-      }
-      return ((await query) as Row[]).map((r) => str(r.id));
+    async openItemIds(queueId: string): Promise<string[]> {
+      const rows: Row[] = await db('queue_items').where({ queue_id: queueId }).whereNotIn('status', ['completed', 'cancelled']).select('id');
+      return rows.map((r) => str(r.id));
     },
 
     async storedSubmission(annotatorId: string, idempotencyKey: string): Promise<{ bodyHash: string; response: unknown } | null> {
