@@ -3,7 +3,7 @@ import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/wo
 import { createActivities } from '../activities/index.js';
 import { createDb } from '../infra/db.js';
 
-/** The benchmark's worker: Quorum's workflows plus the no-op baselines, in its own process. */
+/** The benchmark's worker: Quorum's workflows plus the no-op baselines, in its own process, with the SDK's default cache. */
 Runtime.install({ logger: new DefaultLogger('WARN') });
 const db = createDb(process.env.DATABASE_URL!);
 const connection = await NativeConnection.connect({ address: process.env.TEMPORAL_ADDRESS! });
@@ -12,8 +12,6 @@ const worker = await Worker.create({
   taskQueue: process.env.TEMPORAL_TASK_QUEUE!,
   workflowsPath: createRequire(import.meta.url).resolve('./workflows.ts'),
   activities: createActivities({ db }),
-  // Many small items: keep their workflows cached instead of replaying them on every update.
-  maxCachedWorkflows: 10_000,
 });
 process.once('SIGTERM', () => worker.shutdown());
 console.log('bench-worker-ready');

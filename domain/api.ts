@@ -317,7 +317,12 @@ export const reviewBody = z.strictObject({
   action: z.enum(['approve', 'request_changes']),
   comment: z.string().max(5000).optional(),
   targets: z.array(z.strictObject({ label: z.string().min(1).optional(), annotatorId: z.string().min(1), comment: z.string().max(5000) })).max(100).optional(),
-});
+  overrides: z
+    .array(z.strictObject({ label: z.string().min(1), value: z.union([z.string(), z.number(), z.boolean(), z.array(z.string())]) }))
+    .max(50)
+    .optional()
+    .describe('with approve: the resolved value of these labels, instead of the annotators\' majority or mean'),
+}).refine((b) => !(b.overrides?.length && b.action !== 'approve'), { message: 'overrides go with action approve', path: ['overrides'] });
 export const itemStatusResponse = z.object({ item: z.object({ id, status: z.enum(ITEM_STATUSES) }) });
 export const reservationResponse = z.object({ item: z.object({ id, status: z.enum(ITEM_STATUSES) }), reservation: z.object({ expiresAt: timestamp, round: z.number().int() }) });
 export const nextQuery = z.strictObject({ mode: z.enum(['annotate', 'review']).default('annotate') });

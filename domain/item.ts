@@ -45,7 +45,13 @@ export interface ReworkComment {
 export type ReviewState =
   | { state: 'none' }
   | { state: 'changes_requested'; reviewerId: string; comment: string | null; at: number }
-  | { state: 'approved'; reviewerId: string; comment: string | null; at: number };
+  | { state: 'approved'; reviewerId: string; comment: string | null; at: number; overrides: ReviewOverride[] };
+
+/** A reviewer's value for a label, which wins over the annotators' at finalization. */
+export interface ReviewOverride {
+  labelId: string;
+  value: string | number | boolean | string[];
+}
 
 export interface ItemState {
   itemId: string;
@@ -197,12 +203,22 @@ export interface ReviewTarget {
   comment: string;
 }
 
-export function review(state: ItemState, reviewerId: string, action: 'approve' | 'request_changes', comment: string | null, targets: ReviewTarget[], now: number): void {
+export function review(
+  state: ItemState,
+  reviewerId: string,
+  action: 'approve' | 'request_changes',
+  comment: string | null,
+  targets: ReviewTarget[],
+  overrides: ReviewOverride[],
+  now: number,
+): void {
   assertOpen(state);
   if (state.seats[reviewerId]) throw new DomainError('FORBIDDEN', 'You cannot review your own annotation.');
   if (state.status !== 'pending_review') throw conflict(`The item is ${state.status}, not awaiting review.`);
   if (action === 'approve') {
-    state.review = { state: 'approved', reviewerId, comment, at: now };
+    const foreign = overrides.filter((o) => !state.config.labels.some((l) => l.labelId === o.labelId));
+    if (foreign.length > 0) throw new DomainError('VALIDATION', `overrides: ${foreign.map((o) => o.labelId).join(', ')} not a label of this item.`);
+    state.review = { state: 'approved', reviewerId, comment, at: now, overrides };
     return;
   }
   const submitted = Object.values(state.seats).filter((s) => s.state === 'submitted');

@@ -1,6 +1,6 @@
 import { defineSearchAttributeKey } from '@temporalio/common';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { ItemConfig, ItemState, ItemStatus, ReviewTarget } from '../domain/item.js';
+import type { ItemConfig, ItemState, ItemStatus, ReviewOverride, ReviewTarget } from '../domain/item.js';
 
 /**
  * Wire names shared by workflows, worker and API. They are history: add, never rename.
@@ -56,6 +56,7 @@ export interface ReviewRequest {
   action: 'approve' | 'request_changes';
   comment: string | null;
   targets: ReviewTarget[];
+  overrides: ReviewOverride[];
 }
 
 export interface ItemStatusResult {

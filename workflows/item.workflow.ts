@@ -41,7 +41,7 @@ const { persistItem, claimTurn } = proxyActivities<Activities>({
 });
 
 /** Domain rejections cross to the client as ApplicationFailures typed by the error code (a plain Error would retry the task forever). */
-type SubmissionWrite = NonNullable<Parameters<Activities['persistItem']>[0]['submission']>;
+type PersistInput = Parameters<Activities['persistItem']>[0];
 
 function asFailure(error: unknown): never {
   if (error instanceof DomainError) throw ApplicationFailure.create({ type: error.code, message: error.message, details: error.details === undefined ? [] : [error.details], nonRetryable: true });
@@ -90,7 +90,7 @@ export async function itemWorkflow(input: ItemWorkflowInput): Promise<{ status: 
    * Bumps the version, recomputes the status, and persists the snapshot with these events in one
    * transaction, together with a submission's scores or the finalized results when given.
    */
-  async function commit(events: Omit<ItemEvent, 'at'>[], extra: { submission?: SubmissionWrite; finalize?: { reviewerId: string | null } } = {}): Promise<void> {
+  async function commit(events: Omit<ItemEvent, 'at'>[], extra: Pick<PersistInput, 'submission' | 'finalize'> = {}): Promise<void> {
     const at = now();
     state.status = item.deriveStatus(state, at);
     state.version++;
@@ -193,12 +193,12 @@ export async function itemWorkflow(input: ItemWorkflowInput): Promise<{ status: 
 
   setHandler(
     reviewUpdate,
-    async ({ reviewerId, action, comment, targets }) => {
-      apply(() => item.review(state, reviewerId, action, comment, targets, now()));
+    async ({ reviewerId, action, comment, targets, overrides }) => {
+      apply(() => item.review(state, reviewerId, action, comment, targets, overrides, now()));
       await commit([{ event: 'reviewed', actorId: reviewerId, details: { action, comment, targets } }]);
       return { item: { id: state.itemId, status: state.status } };
     },
-    { validator: ({ reviewerId, action, comment, targets }) => check(state, (s) => item.review(s, reviewerId, action, comment, targets, now())) },
+    { validator: ({ reviewerId, action, comment, targets, overrides }) => check(state, (s) => item.review(s, reviewerId, action, comment, targets, overrides, now())) },
   );
 
   setHandler(
@@ -280,9 +280,11 @@ export async function itemWorkflow(input: ItemWorkflowInput): Promise<{ status: 
       finalized = true;
       // The last submit's scores must be written (its handler awaits that) before they are resolved.
       await condition(allHandlersFinished);
-      const reviewerId = state.review.state === 'approved' ? state.review.reviewerId : null;
+      const approval = state.review.state === 'approved' ? state.review : null;
       state.status = 'completed';
-      await commit([{ event: 'finalized', actorId: reviewerId, details: {} }], { finalize: { reviewerId } });
+      await commit([{ event: 'finalized', actorId: approval?.reviewerId ?? null, details: {} }], {
+        finalize: { reviewerId: approval?.reviewerId ?? null, overrides: approval?.overrides ?? [] },
+      });
     }
 
     if (workflowInfo().continueAsNewSuggested && !item.CLOSED_STATUSES.includes(state.status)) {

@@ -197,7 +197,7 @@ export function itemActionEndpoints({ repos, temporal }: ApiDeps) {
     }),
     endpoint({
       method: 'post', path: itemPath('review'), tag: 'review',
-      summary: 'Approve (completes the item) or request changes, optionally per label per annotator (only those annotators rework)',
+      summary: 'Approve (completes the item; `overrides` set the resolved value of labels) or request changes, optionally per label per annotator (only those annotators rework)',
       body: api.reviewBody, status: 200, response: api.itemStatusResponse,
       handler: async ({ principal, params, body }) => {
         const access = await loadQueue(repos, principal, params.id!);
@@ -208,7 +208,15 @@ export function itemActionEndpoints({ repos, temporal }: ApiDeps) {
           if (t.label !== undefined && !label) throw validationError(`targets.${i}.label: ${t.label} is not a label of this queue.`);
           return { annotatorId: t.annotatorId, labelKey: label?.key ?? null, comment: t.comment };
         });
-        return updateItem(temporal, item.id, reviewUpdate, [{ reviewerId: principal.id, action: body.action, comment: body.comment ?? null, targets }]);
+        const labels = await repos.labels.findMany(principal.workspaceId, (body.overrides ?? []).map((o) => o.label));
+        const overrides = (body.overrides ?? []).map((o, i) => {
+          const label = labels.get(o.label);
+          if (!label || !access.queue.labels.some((l) => l.labelId === label.id)) throw validationError(`overrides.${i}.label: ${o.label} is not a label of this queue.`);
+          const value = validateLabelValue(rulesOf(label), o.value);
+          if (!value.ok) throw validationError(`overrides.${i}.value (${label.key}): ${value.message}`);
+          return { labelId: label.id, value: value.value };
+        });
+        return updateItem(temporal, item.id, reviewUpdate, [{ reviewerId: principal.id, action: body.action, comment: body.comment ?? null, targets, overrides }]);
       },
     }),
     endpoint({

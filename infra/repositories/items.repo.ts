@@ -1,5 +1,5 @@
 import { typedValueColumns, type LabelType, type LabelValue } from '../../domain/labels.js';
-import type { ItemEvent, ItemReadModel } from '../../domain/item.js';
+import type { ItemEvent, ItemReadModel, ReviewOverride } from '../../domain/item.js';
 import { resolveLabel } from '../../domain/resolve.js';
 import type { AssignmentStrategy } from '../../domain/queues.js';
 import type { Db } from '../db.js';
@@ -20,8 +20,8 @@ export interface PersistItemInput {
   snapshot: ItemReadModel;
   events: (ItemEvent & { dedupeKey: string })[];
   submission?: SubmissionWrite;
-  /** Resolve every label of the queue on the current rounds (the item is being completed). */
-  finalize?: { reviewerId: string | null };
+  /** Resolve every label of the queue on the current rounds (the item is being completed); a reviewer's override wins. */
+  finalize?: { reviewerId: string | null; overrides: ReviewOverride[] };
 }
 
 const CLOSED = ['completed', 'cancelled'];
@@ -37,7 +37,7 @@ export function createItemsRepo(db: Db) {
     async persist({ workspaceId, snapshot, events, submission, finalize }: PersistItemInput): Promise<void> {
       await db.transaction(async (trx) => {
         if (submission) await writeSubmission(trx, workspaceId, snapshot.itemId, submission);
-        if (finalize) await writeResults(trx, snapshot.itemId, finalize.reviewerId);
+        if (finalize) await writeResults(trx, snapshot.itemId, finalize.reviewerId, finalize.overrides);
         await trx('queue_items')
           .where({ id: snapshot.itemId })
           .where('version', '<', snapshot.version)
@@ -167,7 +167,7 @@ async function writeSubmission(trx: Db, workspaceId: string, itemId: string, sub
 }
 
 /** Resolves every queue label on the current round of each annotator (domain/resolve.ts); safe to run again. */
-async function writeResults(trx: Db, itemId: string, reviewerId: string | null): Promise<void> {
+async function writeResults(trx: Db, itemId: string, reviewerId: string | null, overrides: ReviewOverride[]): Promise<void> {
   const item = await trx('queue_items').where({ id: itemId }).first('queue_id');
   if (!item) throw new Error(`queue item ${itemId} not found`);
   const labels: Row[] = await trx('queue_labels as ql').join('labels as l', 'l.id', 'ql.label_id').where('ql.queue_id', item.queue_id).select('l.id', 'l.type');
@@ -179,7 +179,8 @@ async function writeResults(trx: Db, itemId: string, reviewerId: string | null):
     .select('s.label_id', 's.annotator_id', 's.value');
   for (const label of labels) {
     const votes = scores.filter((s) => s.label_id === label.id).map((s) => ({ annotatorId: str(s.annotator_id), value: s.value as LabelValue }));
-    const resolution = resolveLabel(label.type as LabelType, votes);
+    const override = overrides.find((o) => o.labelId === label.id);
+    const resolution = resolveLabel(label.type as LabelType, votes, override && reviewerId ? { reviewerId, value: override.value } : undefined);
     await trx('item_results')
       .insert({ item_id: itemId, label_id: label.id, value: JSON.stringify(resolution.value), method: resolution.method, provenance: JSON.stringify({ ...resolution.provenance, approvedBy: reviewerId }) })
       .onConflict(['item_id', 'label_id'])

@@ -85,6 +85,34 @@ describe('reviewing an item', () => {
     expect((await reviewer.api.post(q.path('/next?mode=review'))).status).toBe(204);
   });
 
+  it("lets the approving reviewer's override win over the annotators' majority, with provenance", async () => {
+    const q = await reviewQueue();
+    const [a, b] = q.annotators as [Person, Person];
+    const reviewer = q.reviewers[0]!;
+    const itemId = q.itemIds[0]!;
+    await annotate(q, a, itemId, 'good', 4);
+    await annotate(q, b, itemId, 'good', 6);
+    await waitFor(() => itemRow(itemId), (r) => r.status === 'pending_review');
+
+    const bad = await reviewer.api.post(q.path(`/items/${itemId}/review`), { action: 'approve', overrides: [{ label: 'rating', value: 'excellent' }] });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.message).toContain('Invalid value: excellent. Valid options are: good, bad.');
+    const withChanges = await reviewer.api.post(q.path(`/items/${itemId}/review`), { action: 'request_changes', overrides: [{ label: 'rating', value: 'bad' }] });
+    expect(withChanges.status).toBe(400);
+    expect((await itemRow(itemId)).status).toBe('pending_review');
+
+    const approved = await reviewer.api.post(q.path(`/items/${itemId}/review`), { action: 'approve', overrides: [{ label: 'rating', value: 'bad' }] });
+    expect(approved.status, JSON.stringify(approved.body)).toBe(200);
+    await waitFor(() => itemRow(itemId), (r) => r.status === 'completed');
+    const results = await system.db('item_results as r').join('labels as l', 'l.id', 'r.label_id').where('r.item_id', itemId).select('l.key', 'r.value', 'r.method', 'r.provenance');
+    const rating = results.find((r) => r.key === 'rating')!;
+    expect(rating).toMatchObject({ value: 'bad', method: 'reviewer_override' });
+    expect(rating.provenance.reviewerId).toBe(reviewer.id);
+    const score = results.find((r) => r.key === 'score')!;
+    expect(score).toMatchObject({ value: 5, method: 'mean' });
+    expect(score.provenance.median).toBe(5);
+  });
+
   it('sends only the targeted annotator back; their resubmission is round 2 and returns the item to pending_review', async () => {
     const q = await reviewQueue({ annotators: 3 });
     const [a, b, c] = q.annotators as [Person, Person, Person];
