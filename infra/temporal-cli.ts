@@ -87,7 +87,9 @@ export async function startDevServer(opts: { cliPath: string; dbFile: string; po
     '--db-filename', opts.dbFile,
     '--namespace', opts.namespace,
     '--log-level', 'warn',
-    // Updates in flight per workflow: the server default (10) is what DESIGN.md plans for.
+    // An item's writes are activities scheduled by the workflow task just completed: hand them straight
+    // back to the same worker instead of through the task queue (one server round trip less per change).
+    '--dynamic-config-value', 'system.enableActivityEagerExecution=true',
   ];
   const out = opts.logFile ? fs.openSync(opts.logFile, 'a') : 'ignore';
   const child: ChildProcess = spawn(opts.cliPath, args, { stdio: ['ignore', out, out] });
