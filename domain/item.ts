@@ -189,7 +189,7 @@ export function submit(state: ItemState, annotatorId: string, labelIds: string[]
   const lease = liveLease(seat, now);
   if (!lease) throw conflict('Your reservation has expired or you hold none: reserve the item again before submitting.');
   const foreign = labelIds.filter((id) => !state.config.labels.some((l) => l.labelId === id));
-  if (foreign.length > 0) throw new DomainError('VALIDATION', `These labels are not part of the queue: ${foreign.join(', ')}.`);
+  if (foreign.length > 0) throw new DomainError('VALIDATION', `These labels are not part of this item (it keeps the labels its queue had when it was added): ${foreign.join(', ')}.`);
   if (new Set(labelIds).size !== labelIds.length) throw new DomainError('VALIDATION', 'Each label may appear once in a submission.');
   const missing = missingRequiredLabels(state.config, labelIds);
   if (missing.length > 0) throw new DomainError('VALIDATION', `Missing required labels: ${missing.map((l) => l.key).join(', ')}.`, { missing: missing.map((l) => l.key) });
@@ -215,6 +215,7 @@ export function review(
   assertOpen(state);
   if (state.seats[reviewerId]) throw new DomainError('FORBIDDEN', 'You cannot review your own annotation.');
   if (state.status !== 'pending_review') throw conflict(`The item is ${state.status}, not awaiting review.`);
+  if (state.review.state === 'approved') throw conflict('The item is already approved.');
   if (action === 'approve') {
     const foreign = overrides.filter((o) => !state.config.labels.some((l) => l.labelId === o.labelId));
     if (foreign.length > 0) throw new DomainError('VALIDATION', `overrides: ${foreign.map((o) => o.labelId).join(', ')} not a label of this item.`);
@@ -254,7 +255,9 @@ export function pin(state: ItemState, annotatorIds: string[], action: 'add' | 'r
   if (action !== 'remove') {
     for (const id of annotatorIds) {
       if (state.seats[id]) continue;
-      if (openSeats(state, now) === 0) throw conflict(`No seat is available on item ${state.itemId} for ${id}.`);
+      // A skipped item can be handed to someone by a manager: only real seats count here.
+      const free = state.status === 'skipped' ? state.config.annotationsRequired - occupiedSeats(state, now) : openSeats(state, now);
+      if (free <= 0) throw conflict(`No seat is available on item ${state.itemId} for ${id}.`);
       state.seats[id] = { state: 'assigned', annotatorId: id, round: 1, deadline: null };
       state.skipped = state.skipped.filter((s) => s !== id);
       added.push(id);

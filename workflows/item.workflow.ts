@@ -77,6 +77,8 @@ export async function itemWorkflow(input: ItemWorkflowInput): Promise<{ status: 
   let pendingTurnsBlocked = false;
   /** Members who left with a seat here, waiting to be written to the timeline. */
   const membersChanges: string[] = [];
+  /** Membership changed: the status may change (skipped or not) and rotation may be unblocked. */
+  let membersSignalled = false;
   /** The highest version written to Postgres. */
   let persistedVersion = input.state?.version ?? 0;
   /** Whether the timeline has its 'created' row (false only before the first commit of a new item). */
@@ -241,6 +243,7 @@ export async function itemWorkflow(input: ItemWorkflowInput): Promise<{ status: 
     pendingTurnsBlocked = false;
     const freed = removed.filter((id) => item.removeMember(state, id));
     membersChanges.push(...freed);
+    membersSignalled = true;
   });
 
   // The first snapshot, unless an update that arrived with the start already wrote it.
@@ -251,7 +254,7 @@ export async function itemWorkflow(input: ItemWorkflowInput): Promise<{ status: 
     const deadline = item.nextDeadline(state);
     const wait = deadline === null ? undefined : Math.max(0, deadline - now()) + 1;
     await condition(
-      () => state.version !== seenVersion || membersChanges.length > 0 || item.CLOSED_STATUSES.includes(state.status) || (item.allSubmitted(state) && !state.config.requiresReview) || state.review.state === 'approved',
+      () => state.version !== seenVersion || membersSignalled || item.CLOSED_STATUSES.includes(state.status) || (item.allSubmitted(state) && !state.config.requiresReview) || state.review.state === 'approved',
       wait,
     );
     seenVersion = state.version;
@@ -259,7 +262,9 @@ export async function itemWorkflow(input: ItemWorkflowInput): Promise<{ status: 
     // Durable timers: a lapse is handled when the timer fires, or on the first task after a worker restart.
     const lapsed = item.expireLapsed(state, now());
     const left = membersChanges.splice(0).map((id) => ({ event: 'member_removed' as const, actorId: id, details: {} }));
-    if (lapsed.length > 0 || left.length > 0) await commit([...lapsed, ...left]);
+    const statusMoved = membersSignalled && item.deriveStatus(state, now()) !== state.status;
+    membersSignalled = false;
+    if (lapsed.length > 0 || left.length > 0 || statusMoved) await commit([...lapsed, ...left]);
 
     if (state.config.assignmentStrategy !== 'manual' && !pendingTurnsBlocked) {
       while (item.openSeats(state, now()) > 0) {
@@ -275,15 +280,18 @@ export async function itemWorkflow(input: ItemWorkflowInput): Promise<{ status: 
       }
     }
 
-    const ready = state.review.state === 'approved' || (!state.config.requiresReview && item.allSubmitted(state));
-    if (ready && !finalized) {
-      finalized = true;
+    const ready = () => !item.CLOSED_STATUSES.includes(state.status) && (state.review.state === 'approved' || (!state.config.requiresReview && item.allSubmitted(state)));
+    if (ready() && !finalized) {
       // The last submit's scores must be written (its handler awaits that) before they are resolved.
       await condition(allHandlersFinished);
+    }
+    // Checked again after the wait: a cancel may have come in meanwhile.
+    if (ready() && !finalized) {
+      finalized = true;
       const approval = state.review.state === 'approved' ? state.review : null;
       state.status = 'completed';
       await commit([{ event: 'finalized', actorId: approval?.reviewerId ?? null, details: {} }], {
-        finalize: { reviewerId: approval?.reviewerId ?? null, overrides: approval?.overrides ?? [] },
+        finalize: { reviewerId: approval?.reviewerId ?? null, overrides: approval?.overrides ?? [], labelIds: state.config.labels.map((l) => l.labelId) },
       });
     }
 

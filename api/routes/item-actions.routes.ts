@@ -39,12 +39,13 @@ export function itemActionEndpoints({ repos, temporal }: ApiDeps) {
     return buildItemDetail(repos, principal, access, item);
   }
 
-  /** Validates values against the queue's labels; returns what the workflow needs (ids and versions, no label lookups). */
-  async function prepareAnnotations(principal: Principal, access: QueueAccess, body: z.output<typeof api.submitBody>): Promise<SubmitAnnotation[]> {
+  /** Validates values against their labels; returns what the workflow needs (ids and versions, no label lookups). */
+  async function prepareAnnotations(principal: Principal, body: z.output<typeof api.submitBody>): Promise<SubmitAnnotation[]> {
     const labels = await repos.labels.findMany(principal.workspaceId, body.annotations.map((a) => a.label));
     return body.annotations.map((a, i) => {
       const label = labels.get(a.label);
-      if (!label || !access.queue.labels.some((l) => l.labelId === label.id)) throw validationError(`annotations.${i}.label: ${a.label} is not a label of this queue.`);
+      // Whether the label belongs to this item is the workflow's call: it keeps the labels the item was added with.
+      if (!label) throw validationError(`annotations.${i}.label: ${a.label} is not a label of this workspace.`);
       if (label.archived) throw validationError(`annotations.${i}.label: ${label.key} is archived.`);
       if (a.notes !== undefined && !label.allowNotes) throw validationError(`annotations.${i}.notes: label ${label.key} does not allow notes.`);
       const value = validateLabelValue(rulesOf(label), a.value);
@@ -182,11 +183,13 @@ export function itemActionEndpoints({ repos, temporal }: ApiDeps) {
         };
         const earlier = await replay();
         if (earlier) return earlier;
-        const annotations = await prepareAnnotations(principal, access, body);
+        const annotations = await prepareAnnotations(principal, body);
         try {
-          return await updateItem(temporal, item.id, submitUpdate, [{ annotatorId: principal.id, idempotencyKey, bodyHash, annotations }], {
+          const result = await updateItem(temporal, item.id, submitUpdate, [{ annotatorId: principal.id, idempotencyKey, bodyHash, annotations }], {
             updateId: `submit:${principal.id}:${idempotencyKey}`,
           });
+          // Two requests with one key and different bodies at once: Temporal deduplicated them by update id, so check which body won.
+          return (await replay()) ?? result;
         } catch (error) {
           // A concurrent retry with the same key may have won: answer as it did.
           const raced = await replay();

@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import * as api from '../../domain/api.js';
 import { DomainError, validationError } from '../../domain/errors.js';
+import { isUuid } from '../../domain/ids.js';
 import type { ItemConfig } from '../../domain/item.js';
 import type { Principal } from '../../domain/principals.js';
 import { assertQueueTransition, type QueueRole } from '../../domain/queues.js';
@@ -111,12 +112,11 @@ export function queueEndpoints({ repos, temporal }: ApiDeps) {
         requireRole(access, 'manager');
         const labels = body.labels ? await resolveLabels(repos, principal, body.labels) : undefined;
         const members = body.members ? await resolveMembers(repos, principal, body.members) : undefined;
-        const before = annotatorsOf(access.queue);
         const queue = await repos.queues.update(principal.workspaceId, access.queue.id, { ...body, labels, members });
         if (members) {
-          const after = annotatorsOf(queue);
-          const removed = before.filter((id) => !after.includes(id));
-          if (removed.length > 0 || after.some((id) => !before.includes(id))) await signalMembership(repos, temporal, queue, removed);
+          // Who to free comes from the items themselves, not a before/after diff, so a PATCH retried after a failed signal still frees them.
+          const removed = await repos.queues.seatHoldersOutside(queue.id, annotatorsOf(queue));
+          await signalMembership(repos, temporal, queue, removed);
         }
         return queue;
       },
@@ -128,7 +128,10 @@ export function queueEndpoints({ repos, temporal }: ApiDeps) {
         requireAdmin(principal);
         const { queue } = await loadQueue(repos, principal, params.id!);
         await runLimited(await repos.queues.openItemIds(queue.id), 20, async (itemId) => {
-          await cancelItem(temporal, itemId, principal.id);
+          // An item that closed meanwhile needs no cancelling.
+          await cancelItem(temporal, itemId, principal.id).catch((error) => {
+            if (rejectionCode(error) !== 'CONFLICT') throw error;
+          });
         });
         await repos.queues.softDelete(principal.workspaceId, queue.id);
         return undefined;
@@ -203,9 +206,8 @@ export function queueEndpoints({ repos, temporal }: ApiDeps) {
           }
         });
         if (failed.length > 0) {
-          // Nothing half-added: rows whose workflow did not start are removed, and the caller retries.
-          await repos.queues.deleteItems(failed);
-          throw new DomainError('UNAVAILABLE', `Temporal did not accept ${failed.length} of ${toStart.length} items; none of those were added. Retry the request.`);
+          // Their rows stay (a start that timed out may still have happened); the same request again starts whatever is not running.
+          throw new DomainError('UNAVAILABLE', `Temporal did not confirm ${failed.length} of ${toStart.length} items; send the same request again to finish adding them.`);
         }
         for (const w of wanted) {
           const entry = body.items[w.index]!;
@@ -237,9 +239,10 @@ export function queueEndpoints({ repos, temporal }: ApiDeps) {
         const access = await loadQueue(repos, principal, params.id!);
         requireRole(access, 'manager');
         const annotators = annotatorsOf(access.queue);
-        const strangers = body.userIds.filter((id) => !annotators.includes(id));
+        // Removing works for anyone (a former member's pin, say); only annotators of the queue can be given items.
+        const strangers = body.action === 'remove' ? [] : body.userIds.filter((id) => !annotators.includes(id));
         if (strangers.length) throw validationError(`userIds: ${strangers.join(', ')} ${strangers.length > 1 ? 'are not annotators' : 'is not an annotator'} of this queue.`);
-        const items = await repos.queues.findItems(access.queue.id, body.itemIds);
+        const items = await repos.queues.findItems(access.queue.id, body.itemIds.filter(isUuid));
         const unknown = body.itemIds.filter((id) => !items.some((i) => i.id === id));
         if (unknown.length) throw validationError(`itemIds: ${unknown.join(', ')} not in this queue.`);
         const result: z.output<typeof api.assignResponse> = { results: [], errors: [] };

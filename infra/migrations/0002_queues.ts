@@ -78,6 +78,7 @@ export async function up(knex: Knex): Promise<void> {
     t.uuid('annotator_id');
     t.timestamp('created_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
     t.primary(['item_id', 'turn']);
+    t.index(['queue_id', 'annotator_id']);
   });
 
   await knex.schema.createTable('item_events', (t) => {

@@ -21,7 +21,7 @@ export interface PersistItemInput {
   events: (ItemEvent & { dedupeKey: string })[];
   submission?: SubmissionWrite;
   /** Resolve every label of the queue on the current rounds (the item is being completed); a reviewer's override wins. */
-  finalize?: { reviewerId: string | null; overrides: ReviewOverride[] };
+  finalize?: { reviewerId: string | null; overrides: ReviewOverride[]; labelIds: string[] };
 }
 
 const CLOSED = ['completed', 'cancelled'];
@@ -37,7 +37,7 @@ export function createItemsRepo(db: Db) {
     async persist({ workspaceId, snapshot, events, submission, finalize }: PersistItemInput): Promise<void> {
       await db.transaction(async (trx) => {
         if (submission) await writeSubmission(trx, workspaceId, snapshot.itemId, submission);
-        if (finalize) await writeResults(trx, snapshot.itemId, finalize.reviewerId, finalize.overrides);
+        if (finalize) await writeResults(trx, snapshot.itemId, finalize.labelIds, finalize.reviewerId, finalize.overrides);
         await trx('queue_items')
           .where({ id: snapshot.itemId })
           .where('version', '<', snapshot.version)
@@ -58,6 +58,8 @@ export function createItemsRepo(db: Db) {
           });
         if (CLOSED.includes(snapshot.status)) {
           // The queue completes when its last open item closes (an active queue only: a paused one waits for its manager).
+          // Its row lock makes two items closing at once see each other's commit.
+          await trx.raw('select 1 from queues where id = (select queue_id from queue_items where id = ?) for update', [snapshot.itemId]);
           await trx.raw(
             `update queues q set status = 'completed', updated_at = now()
              from queue_items i
@@ -167,10 +169,9 @@ async function writeSubmission(trx: Db, workspaceId: string, itemId: string, sub
 }
 
 /** Resolves every queue label on the current round of each annotator (domain/resolve.ts); safe to run again. */
-async function writeResults(trx: Db, itemId: string, reviewerId: string | null, overrides: ReviewOverride[]): Promise<void> {
-  const item = await trx('queue_items').where({ id: itemId }).first('queue_id');
-  if (!item) throw new Error(`queue item ${itemId} not found`);
-  const labels: Row[] = await trx('queue_labels as ql').join('labels as l', 'l.id', 'ql.label_id').where('ql.queue_id', item.queue_id).select('l.id', 'l.type');
+async function writeResults(trx: Db, itemId: string, labelIds: string[], reviewerId: string | null, overrides: ReviewOverride[]): Promise<void> {
+  // The labels the item was added with, not the queue's current ones.
+  const labels: Row[] = await trx('labels').whereIn('id', labelIds).select('id', 'type');
   const scores: Row[] = await trx('scores as s')
     .where('s.queue_item_id', itemId)
     .whereNull('s.deleted_at')

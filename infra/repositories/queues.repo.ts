@@ -237,15 +237,6 @@ export function createQueuesRepo(db: Db) {
       return new Map(rows.map((r) => [str(r.source_id), str(r.id)]));
     },
 
-    async deleteItems(ids: string[]): Promise<void> {
-      if (ids.length === 0) return;
-      await db.transaction(async (trx) => {
-        const unstarted = trx('queue_items').whereIn('id', ids).where({ version: 0 }).select('id');
-        await trx('item_events').whereIn('item_id', unstarted).delete();
-        await trx('queue_items').whereIn('id', ids).where({ version: 0 }).delete();
-      });
-    },
-
     async findItem(queueId: string, itemId: string): Promise<ItemRecord | null> {
       const row = await itemsQuery().where({ 'i.queue_id': queueId, 'i.id': itemId }).first();
       return row ? toItem(row) : null;
@@ -299,6 +290,16 @@ export function createQueuesRepo(db: Db) {
         .orderBy([{ column: 'i.priority', order: 'desc' }, { column: 'i.id', order: 'asc' }])
         .first('i.id');
       return row ? str(row.id) : null;
+    },
+
+    /** People holding a seat (assigned, reserved or in rework) on an open item who are not among these annotators. */
+    async seatHoldersOutside(queueId: string, annotators: string[]): Promise<string[]> {
+      const { rows } = await db.raw(
+        `select distinct holder from queue_items, unnest(assigned_to || reserved_by || rework_for) as holder
+         where queue_id = ? and status not in ('completed', 'cancelled') and not (holder = any(?::text[]))`,
+        [queueId, annotators],
+      );
+      return (rows as Row[]).map((r) => str(r.holder));
     },
 
     async openItemIds(queueId: string): Promise<string[]> {
