@@ -5,7 +5,7 @@ import * as api from '../../domain/api.js';
 import { DomainError, validationError } from '../../domain/errors.js';
 import { validateLabelValue } from '../../domain/labels.js';
 import type { Principal } from '../../domain/principals.js';
-import { queueServesWork } from '../../domain/queues.js';
+import { queueServesWork, type QueueRole } from '../../domain/queues.js';
 import { rulesOf } from '../../infra/repositories/labels.repo.js';
 import type { ItemRecord, NextCandidate } from '../../infra/repositories/queues.repo.js';
 import { REQUEST_DEADLINE_MS } from '../../infra/temporal.js';
@@ -56,6 +56,13 @@ export function itemActionEndpoints({ repos, temporal }: ApiDeps) {
 
   const itemPath = (action: string) => `/api/v1/queues/:id/items/:itemId/${action}`;
 
+  /** The queue and item of an item route, once the caller's role on the queue is checked. */
+  async function itemFor(principal: Principal, params: Record<string, string>, role: QueueRole) {
+    const access = await loadQueue(repos, principal, params.id!);
+    requireRole(access, role);
+    return { access, item: await loadItem(repos, access, params.itemId!) };
+  }
+
   return [
     endpoint({
       method: 'get', path: '/api/v1/queues/:id/items/:itemId', tag: 'items',
@@ -70,9 +77,7 @@ export function itemActionEndpoints({ repos, temporal }: ApiDeps) {
       method: 'delete', path: '/api/v1/queues/:id/items/:itemId', tag: 'items', summary: 'Remove an item from the queue (manager or admin): its workflow is cancelled, submitted scores are kept',
       status: 200, response: api.itemStatusResponse,
       handler: async ({ principal, params }) => {
-        const access = await loadQueue(repos, principal, params.id!);
-        requireRole(access, 'manager');
-        const item = await loadItem(repos, access, params.itemId!);
+        const { item } = await itemFor(principal, params, 'manager');
         if (item.status === 'cancelled') return { item: { id: item.id, status: item.status } };
         return cancelItem(temporal, item.id, principal.id);
       },
@@ -130,9 +135,7 @@ export function itemActionEndpoints({ repos, temporal }: ApiDeps) {
       summary: 'Keep the reservation alive. Extended only when less than half of the lease is left.',
       status: 200, response: api.reservationResponse,
       handler: async ({ principal, params }) => {
-        const access = await loadQueue(repos, principal, params.id!);
-        requireRole(access, 'annotator');
-        const item = await loadItem(repos, access, params.itemId!);
+        const { access, item } = await itemFor(principal, params, 'annotator');
         const lease = ownLease(item, principal.id);
         // Coalesced here too: most heartbeats never reach the workflow's history.
         if (lease && lease.expiresAt - Date.now() >= (access.queue.reservationTimeoutSeconds * 1000) / 2) {
@@ -145,9 +148,7 @@ export function itemActionEndpoints({ repos, temporal }: ApiDeps) {
       method: 'post', path: itemPath('release'), tag: 'annotate', summary: 'Give the seat back without submitting',
       status: 200, response: api.itemStatusResponse,
       handler: async ({ principal, params }) => {
-        const access = await loadQueue(repos, principal, params.id!);
-        requireRole(access, 'annotator');
-        const item = await loadItem(repos, access, params.itemId!);
+        const { item } = await itemFor(principal, params, 'annotator');
         return updateItem(temporal, item.id, releaseUpdate, [{ annotatorId: principal.id }]);
       },
     }),
@@ -155,9 +156,7 @@ export function itemActionEndpoints({ repos, temporal }: ApiDeps) {
       method: 'post', path: itemPath('skip'), tag: 'annotate', summary: 'Skip this item: the seat is freed and it is never offered to the caller again',
       status: 200, response: api.itemStatusResponse,
       handler: async ({ principal, params }) => {
-        const access = await loadQueue(repos, principal, params.id!);
-        requireRole(access, 'annotator');
-        const item = await loadItem(repos, access, params.itemId!);
+        const { item } = await itemFor(principal, params, 'annotator');
         return updateItem(temporal, item.id, skipUpdate, [{ annotatorId: principal.id }]);
       },
     }),
@@ -166,9 +165,7 @@ export function itemActionEndpoints({ repos, temporal }: ApiDeps) {
       summary: 'Submit values for every required label; needs a live reservation. Idempotent by the Idempotency-Key header (same key + same body → the stored response; another body → 409).',
       body: api.submitBody, status: 200, response: api.submitResponse,
       handler: async ({ req, principal, params, body }) => {
-        const access = await loadQueue(repos, principal, params.id!);
-        requireRole(access, 'annotator');
-        const item = await loadItem(repos, access, params.itemId!);
+        const { item } = await itemFor(principal, params, 'annotator');
         const givenKey = req.header('idempotency-key')?.trim();
         if (givenKey !== undefined && (givenKey.length === 0 || givenKey.length > MAX_IDEMPOTENCY_KEY)) {
           throw validationError(`Idempotency-Key must be 1 to ${MAX_IDEMPOTENCY_KEY} characters.`);
@@ -203,9 +200,7 @@ export function itemActionEndpoints({ repos, temporal }: ApiDeps) {
       summary: 'Approve (completes the item; `overrides` set the resolved value of labels) or request changes, optionally per label per annotator (only those annotators rework)',
       body: api.reviewBody, status: 200, response: api.itemStatusResponse,
       handler: async ({ principal, params, body }) => {
-        const access = await loadQueue(repos, principal, params.id!);
-        requireRole(access, 'reviewer');
-        const item = await loadItem(repos, access, params.itemId!);
+        const { access, item } = await itemFor(principal, params, 'reviewer');
         const targets = (body.targets ?? []).map((t, i) => {
           const label = t.label === undefined ? undefined : access.queue.labels.find((l) => l.key === t.label || l.labelId === t.label);
           if (t.label !== undefined && !label) throw validationError(`targets.${i}.label: ${t.label} is not a label of this queue.`);
@@ -226,9 +221,7 @@ export function itemActionEndpoints({ repos, temporal }: ApiDeps) {
       method: 'post', path: itemPath('reset'), tag: 'items', summary: 'Reopen an item that every annotator skipped (manager or admin)',
       status: 200, response: api.itemStatusResponse,
       handler: async ({ principal, params }) => {
-        const access = await loadQueue(repos, principal, params.id!);
-        requireRole(access, 'manager');
-        const item = await loadItem(repos, access, params.itemId!);
+        const { item } = await itemFor(principal, params, 'manager');
         return updateItem(temporal, item.id, resetUpdate, [{ actorId: principal.id }]);
       },
     }),
