@@ -30,6 +30,11 @@ async function stopAll(code: number): Promise<never> {
 }
 process.on('SIGINT', () => void stopAll(0));
 process.on('SIGTERM', () => void stopAll(0));
+// A crash must not leave Postgres or the Temporal server running behind it.
+process.on('uncaughtException', (error) => {
+  console.error('Quorum stopped on an unexpected error:', error);
+  void stopAll(1);
+});
 
 try {
   await assertPortFree(config.PORT, 'PORT', config.HOST);
