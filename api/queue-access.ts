@@ -61,15 +61,22 @@ export async function buildItemDetail(repos: Repos, principal: Principal, access
     item.status === 'completed' ? repos.queues.results(item.id) : Promise.resolve([]),
   ]);
   const { internalId: _internal, ...source } = found!;
-  const own = item.seats.find((s) => (s as { annotatorId?: string }).annotatorId === principal.id) as { state: string; expiresAt: string | null; round: number } | undefined;
-  const live = own && (own.state === 'reserved' || own.state === 'rework') && own.expiresAt && Date.parse(own.expiresAt) > Date.now();
+  const lease = ownLease(item, principal.id);
   return {
     item: itemSummary(item),
     source,
     labels: access.queue.labels,
     annotations,
-    reservation: live ? { expiresAt: own.expiresAt!, round: own.round } : null,
+    reservation: lease ? { expiresAt: new Date(lease.expiresAt).toISOString(), round: lease.round } : null,
     review: item.review,
     results,
   };
+}
+
+/** The caller's running lease on an item (a reservation, or rework being worked on), from the read model. */
+export function ownLease(item: ItemRecord, annotatorId: string): { expiresAt: number; round: number } | null {
+  const seat = item.seats.find((s) => (s as { annotatorId?: string }).annotatorId === annotatorId) as { state: string; expiresAt: string | null; round: number } | undefined;
+  if (!seat || !seat.expiresAt || (seat.state !== 'reserved' && seat.state !== 'rework')) return null;
+  const expiresAt = Date.parse(seat.expiresAt);
+  return expiresAt > Date.now() ? { expiresAt, round: seat.round } : null;
 }

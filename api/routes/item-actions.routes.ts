@@ -7,7 +7,7 @@ import { validateLabelValue } from '../../domain/labels.js';
 import type { Principal } from '../../domain/principals.js';
 import { queueServesWork, type QueueRole } from '../../domain/queues.js';
 import { rulesOf } from '../../infra/repositories/labels.repo.js';
-import type { ItemRecord, NextCandidate } from '../../infra/repositories/queues.repo.js';
+import type { NextCandidate } from '../../infra/repositories/queues.repo.js';
 import { REQUEST_DEADLINE_MS } from '../../infra/temporal.js';
 import {
   heartbeatUpdate,
@@ -22,7 +22,7 @@ import {
 import type { ApiDeps } from '../deps.js';
 import { endpoint } from '../endpoint.js';
 import { rejectionCode, updateItem } from '../item-calls.js';
-import { buildItemDetail, loadItem, loadQueue, requireRole, type QueueAccess } from '../queue-access.js';
+import { buildItemDetail, loadItem, loadQueue, ownLease, requireRole, type QueueAccess } from '../queue-access.js';
 import { cancelItem } from './queues.routes.js';
 
 const MAX_IDEMPOTENCY_KEY = 200;
@@ -253,11 +253,4 @@ function spreadTies(candidates: NextCandidate[]): string[] {
 function noContent(res: Response): undefined {
   res.status(204).end();
   return undefined;
-}
-
-function ownLease(item: ItemRecord, annotatorId: string): { expiresAt: number; round: number } | null {
-  const seat = item.seats.find((s) => (s as { annotatorId?: string }).annotatorId === annotatorId) as { state: string; expiresAt: string | null; round: number } | undefined;
-  if (!seat || !seat.expiresAt || (seat.state !== 'reserved' && seat.state !== 'rework')) return null;
-  const expiresAt = Date.parse(seat.expiresAt);
-  return expiresAt > Date.now() ? { expiresAt, round: seat.round } : null;
 }

@@ -19,22 +19,6 @@ export interface QueueMember {
   roles: QueueRole[];
 }
 
-export interface QueueRecord {
-  id: string;
-  name: string;
-  description: string;
-  instructions: string;
-  assignmentStrategy: AssignmentStrategy;
-  annotationsRequired: number;
-  reservationTimeoutSeconds: number;
-  requiresReview: boolean;
-  status: QueueStatus;
-  labels: QueueLabel[];
-  members: QueueMember[];
-  createdAt: string;
-  updatedAt: string;
-}
-
 export interface QueueSettings {
   name: string;
   description: string;
@@ -43,6 +27,15 @@ export interface QueueSettings {
   annotationsRequired: number;
   reservationTimeoutSeconds: number;
   requiresReview: boolean;
+}
+
+export interface QueueRecord extends QueueSettings {
+  id: string;
+  status: QueueStatus;
+  labels: QueueLabel[];
+  members: QueueMember[];
+  createdAt: string;
+  updatedAt: string;
 }
 
 export interface ItemRecord {
