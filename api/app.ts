@@ -1,7 +1,7 @@
 import express from 'express';
 import { createAuthenticator } from './auth.js';
 import type { ApiDeps } from './deps.js';
-import { mountEndpoints, type Endpoint } from './endpoint.js';
+import { mountEndpoints, type AnyEndpoint } from './endpoint.js';
 import { errorHandler, notFoundHandler } from './errors.js';
 import { buildOpenApi } from './openapi.js';
 import { healthEndpoints } from './routes/health.routes.js';
@@ -13,7 +13,7 @@ import { scoreEndpoints } from './routes/scores.routes.js';
 import { sourceEndpoints } from './routes/sources.routes.js';
 import { workspaceEndpoints } from './routes/workspaces.routes.js';
 
-export function allEndpoints(deps: ApiDeps): Endpoint<any, any>[] {
+export function allEndpoints(deps: ApiDeps): AnyEndpoint[] {
   return [
     ...healthEndpoints(deps),
     ...workspaceEndpoints(deps),

@@ -34,7 +34,11 @@ export interface Endpoint<B = unknown, Q = unknown> {
   handler: (ctx: EndpointContext<B, Q>) => Promise<unknown>;
 }
 
-export function endpoint<B = undefined, Q = undefined>(e: Endpoint<B, Q>): Endpoint<B, Q> {
+/** An endpoint of any body and query type, as the router and the OpenAPI builder hold them. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the handler's parameter is contravariant: Endpoint<unknown, unknown> would reject typed handlers.
+export type AnyEndpoint = Endpoint<any, any>;
+
+export function endpoint<B = undefined, Q = undefined>(e: Endpoint<B, Q>): AnyEndpoint {
   return e;
 }
 
@@ -85,7 +89,7 @@ const jsonParsers = {
 
 export type Authenticate = (req: Request) => Promise<Principal>;
 
-export function mountEndpoints(router: Router, endpoints: Endpoint<any, any>[], authenticate: Authenticate): void {
+export function mountEndpoints(router: Router, endpoints: AnyEndpoint[], authenticate: Authenticate): void {
   for (const e of endpoints) {
     // Authenticate before reading the body: an anonymous caller gets a 401, not a parse of 16 MB.
     const auth = async (req: Request, res: Response, next: NextFunction) => {
@@ -99,12 +103,12 @@ export function mountEndpoints(router: Router, endpoints: Endpoint<any, any>[], 
         if (req.body === undefined) throw validationError('Request body must be JSON (Content-Type: application/json).');
         body = parseWith(e.body, req.body, 'body');
       }
-      const query = e.query ? parseWith(e.query, req.query, 'query') : undefined;
+      const query: unknown = e.query ? parseWith(e.query, req.query, 'query') : undefined;
       // A list's cursor is the id (a UUID) of the last row of the previous page; anything else would reach Postgres as a bad uuid.
       const cursor = (query as { cursor?: unknown } | undefined)?.cursor;
       if (typeof cursor === 'string' && !isUuid(cursor)) throw validationError('cursor: not a cursor returned by this list; pass nextCursor as it was given.');
       const principal = res.locals.principal as Principal;
-      const result = await e.handler({ req, res, principal, params: req.params as Record<string, string>, body, query });
+      const result: unknown = await e.handler({ req, res, principal, params: req.params as Record<string, string>, body, query });
       if (res.headersSent) return;
       if (result === undefined) res.status(e.status).end();
       else res.status(e.status).json(result);

@@ -8,7 +8,7 @@ import { createApp } from './app.js';
 export interface RunningApi {
   server: Server;
   url: string;
-  close(): Promise<void>;
+  close: () => Promise<void>;
 }
 
 /** Starts the API on host:port; used by `npm run api` and by `npm start`. */

@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import type { Endpoint } from './endpoint.js';
+import type { AnyEndpoint } from './endpoint.js';
 
 /** The OpenAPI 3.1 document, generated from the endpoint declarations and their zod schemas. */
-export function buildOpenApi(endpoints: Endpoint<any, any>[]) {
+export function buildOpenApi(endpoints: AnyEndpoint[]) {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const e of endpoints) {
     const path = e.path.replace(/:(\w+)/g, '{$1}');

@@ -9,7 +9,14 @@ import type { AssignmentStrategy } from './queues.js';
 export const ITEM_STATUSES = ['pending', 'in_progress', 'pending_review', 'changes_requested', 'completed', 'skipped', 'cancelled'] as const;
 export type ItemStatus = (typeof ITEM_STATUSES)[number];
 
-export const CLOSED_STATUSES: readonly ItemStatus[] = ['completed', 'cancelled'];
+/** A closed item's workflow has finished: nothing changes it again. */
+export const CLOSED_STATUSES = ['completed', 'cancelled'] as const satisfies readonly ItemStatus[];
+/** Every status an item can still move from. */
+export const OPEN_STATUSES: readonly ItemStatus[] = ITEM_STATUSES.filter((s) => !isClosedStatus(s));
+
+export function isClosedStatus(status: ItemStatus): boolean {
+  return (CLOSED_STATUSES as readonly ItemStatus[]).includes(status);
+}
 
 export interface ItemLabel {
   labelId: string;
@@ -89,7 +96,7 @@ export function newItemState(input: { itemId: string; workspaceId: string; queue
 }
 
 function isClosed(state: ItemState): boolean {
-  return CLOSED_STATUSES.includes(state.status);
+  return isClosedStatus(state.status);
 }
 
 function assertOpen(state: ItemState): void {
@@ -112,12 +119,23 @@ export function openSeats(state: ItemState, now: number): number {
   return Math.max(0, state.config.annotationsRequired - occupiedSeats(state, now));
 }
 
-/** The running lease of a seat (a reservation, or rework being worked on), or null when there is none. */
-function liveLease(seat: Seat | undefined, now: number): { deadline: number; round: number } | null {
-  if (seat?.state === 'reserved' || seat?.state === 'rework') {
-    return seat.deadline !== null && seat.deadline > now ? { deadline: seat.deadline, round: seat.round } : null;
-  }
-  return null;
+/** Whether a seat in this state with this deadline holds a running lease: a reservation, or rework being worked on. */
+export function isLiveLease(seatState: Seat['state'], deadline: number | null, now: number): boolean {
+  return (seatState === 'reserved' || seatState === 'rework') && deadline !== null && deadline > now;
+}
+
+/** The running lease of a seat, or null when there is none. */
+export function liveLease(seat: Seat | undefined, now: number): { deadline: number; round: number } | null {
+  if (!seat || !('deadline' in seat) || !isLiveLease(seat.state, seat.deadline, now)) return null;
+  return { deadline: seat.deadline!, round: seat.round };
+}
+
+/**
+ * The new deadline when a heartbeat should extend a lease, or null when it should not: only once
+ * less than half of it is left, so heartbeats do not grow history every tick.
+ */
+export function extendedLease(deadline: number, timeoutMs: number, now: number): number | null {
+  return deadline - now >= timeoutMs / 2 ? null : now + timeoutMs;
 }
 
 export type ReserveOutcome = { changed: boolean; expiresAt: number; round: number };
@@ -151,11 +169,11 @@ export function heartbeat(state: ItemState, annotatorId: string, now: number): R
   assertOpen(state);
   const seat = state.seats[annotatorId];
   const lease = liveLease(seat, now);
-  if (!seat || !lease) throw conflict('You hold no live reservation on this item.');
-  const timeout = state.config.reservationTimeoutMs;
-  if (lease.deadline - now >= timeout / 2) return { changed: false, expiresAt: lease.deadline, round: lease.round };
-  state.seats[annotatorId] = { ...seat, deadline: now + timeout } as Seat;
-  return { changed: true, expiresAt: now + timeout, round: lease.round };
+  if (!seat || !lease || (seat.state !== 'reserved' && seat.state !== 'rework')) throw conflict('You hold no live reservation on this item.');
+  const extended = extendedLease(lease.deadline, state.config.reservationTimeoutMs, now);
+  if (extended === null) return { changed: false, expiresAt: lease.deadline, round: lease.round };
+  state.seats[annotatorId] = { ...seat, deadline: extended };
+  return { changed: true, expiresAt: extended, round: lease.round };
 }
 
 export function release(state: ItemState, annotatorId: string, now: number): void {
@@ -326,6 +344,12 @@ export function resetSkipped(state: ItemState): void {
 export function allSubmitted(state: ItemState): boolean {
   const seats = Object.values(state.seats);
   return seats.filter((s) => s.state === 'submitted').length >= state.config.annotationsRequired && !seats.some((s) => s.state === 'rework');
+}
+
+/** Whether the item should be finalized now: approved by a reviewer, or every seat submitted when no review is needed. */
+export function readyToFinalize(state: ItemState): boolean {
+  if (isClosed(state)) return false;
+  return state.review.state === 'approved' || (!state.config.requiresReview && allSubmitted(state));
 }
 
 /** The status that the seats imply; closed statuses and an approval are set by the workflow itself. */

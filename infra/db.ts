@@ -35,7 +35,7 @@ export function isUniqueViolation(error: unknown, constraint?: string): boolean 
 export async function ensureDatabase(adminUrl: string, name: string): Promise<void> {
   const admin = createDb(adminUrl, { max: 1 });
   try {
-    const { rows } = await admin.raw('select 1 from pg_database where datname = ?', [name]);
+    const { rows } = await admin.raw<{ rows: unknown[] }>('select 1 from pg_database where datname = ?', [name]);
     if (rows.length === 0) await admin.raw('create database ??', [name]);
   } finally {
     await admin.destroy();

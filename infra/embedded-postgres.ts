@@ -7,7 +7,7 @@ import { ensureDatabase } from './db.js';
 
 export interface LocalPostgres {
   url: string;
-  stop(): Promise<void>;
+  stop: () => Promise<void>;
 }
 
 const PASSWORD = 'quorum-local';

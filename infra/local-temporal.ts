@@ -14,6 +14,6 @@ export async function startLocalTemporal(opts: { dbFile: string; port: number; u
     });
     return { address: `127.0.0.1:${opts.port}`, uiUrl: `http://127.0.0.1:${opts.uiPort}`, stop: () => env.teardown() };
   } catch (error) {
-    throw new Error(`${NO_TEMPORAL_CLI_MESSAGE} (The download failed: ${error instanceof Error ? error.message : String(error)})`);
+    throw new Error(`${NO_TEMPORAL_CLI_MESSAGE} (The download failed: ${error instanceof Error ? error.message : String(error)})`, { cause: error });
   }
 }

@@ -73,7 +73,7 @@ export const NO_TEMPORAL_CLI_MESSAGE =
 export interface DevServer {
   address: string;
   uiUrl: string;
-  stop(): Promise<void>;
+  stop: () => Promise<void>;
 }
 
 /** Starts `temporal server start-dev` with its state in a SQLite file; resolves when the frontend port answers. */

@@ -32,8 +32,8 @@ function start(): { child: ChildProcess; output: () => string } {
   // Its own process group, like a terminal session, so Ctrl-C (SIGINT to the group) can be replayed.
   const child = spawn('npm', ['start'], { cwd: root, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
-  child.stdout!.on('data', (d) => (output += d));
-  child.stderr!.on('data', (d) => (output += d));
+  child.stdout.on('data', (d: Buffer) => (output += String(d)));
+  child.stderr.on('data', (d: Buffer) => (output += String(d)));
   return { child, output: () => output };
 }
 
@@ -75,7 +75,8 @@ async function call(method: string, route: string, key: string, body?: unknown) 
     headers: { authorization: `Bearer ${key}`, ...(body ? { 'content-type': 'application/json' } : {}) },
     body: body ? JSON.stringify(body) : undefined,
   });
-  return { status: res.status, body: await res.json().catch(() => undefined) };
+  const answer: unknown = await res.json().catch(() => undefined);
+  return { status: res.status, body: answer };
 }
 
 step(`first start, data dir ${dataDir}`);
@@ -98,7 +99,7 @@ const second = start();
 await waitReady(second);
 if (!second.output().includes(`Admin key: ${key}`)) fail('the second start printed another admin key');
 const found = await call('GET', '/api/v1/labels/smoke_quality', key);
-if (found.status !== 200 || found.body?.settings?.stars !== 5) fail(`the label did not survive a restart: ${found.status} ${JSON.stringify(found.body)}`);
+if (found.status !== 200 || (found.body as { settings?: { stars?: number } } | undefined)?.settings?.stars !== 5) fail(`the label did not survive a restart: ${found.status} ${JSON.stringify(found.body)}`);
 step('label and key survived the restart; Ctrl-C');
 await interrupt(second);
 

@@ -6,7 +6,7 @@ import { createWorker } from './create-worker.js';
 export interface RunningWorker {
   /** Resolves when the worker has stopped (after shutdown() or a fatal error). */
   done: Promise<void>;
-  shutdown(): Promise<void>;
+  shutdown: () => Promise<void>;
 }
 
 /** Starts one worker; used by `npm run worker` and by `npm start`. */

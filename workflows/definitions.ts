@@ -59,20 +59,36 @@ export interface ReviewRequest {
   overrides: ReviewOverride[];
 }
 
+/** Reserve, heartbeat, release and skip: an annotator acting on their own seat. */
+export interface SeatRequest {
+  annotatorId: string;
+}
+
+export interface AssignRequest {
+  annotatorIds: string[];
+  action: 'add' | 'remove' | 'set';
+  actorId: string;
+}
+
+/** Reset and cancel: a manager acting on the item. */
+export interface ActorRequest {
+  actorId: string;
+}
+
 export interface ItemStatusResult {
   item: { id: string; status: ItemStatus };
 }
 
 // Updates: the caller needs an answer or a rejection.
-export const reserveUpdate = defineUpdate<SeatResult, [{ annotatorId: string }]>('reserve');
-export const heartbeatUpdate = defineUpdate<SeatResult, [{ annotatorId: string }]>('heartbeat');
-export const releaseUpdate = defineUpdate<ItemStatusResult, [{ annotatorId: string }]>('release');
-export const skipUpdate = defineUpdate<ItemStatusResult, [{ annotatorId: string }]>('skip');
+export const reserveUpdate = defineUpdate<SeatResult, [SeatRequest]>('reserve');
+export const heartbeatUpdate = defineUpdate<SeatResult, [SeatRequest]>('heartbeat');
+export const releaseUpdate = defineUpdate<ItemStatusResult, [SeatRequest]>('release');
+export const skipUpdate = defineUpdate<ItemStatusResult, [SeatRequest]>('skip');
 export const submitUpdate = defineUpdate<SubmitResult, [SubmitRequest]>('submit');
 export const reviewUpdate = defineUpdate<ItemStatusResult, [ReviewRequest]>('review');
-export const assignUpdate = defineUpdate<{ added: string[]; removed: string[] }, [{ annotatorIds: string[]; action: 'add' | 'remove' | 'set'; actorId: string }]>('assign');
-export const resetUpdate = defineUpdate<ItemStatusResult, [{ actorId: string }]>('reset');
-export const cancelUpdate = defineUpdate<ItemStatusResult, [{ actorId: string }]>('cancel');
+export const assignUpdate = defineUpdate<{ added: string[]; removed: string[] }, [AssignRequest]>('assign');
+export const resetUpdate = defineUpdate<ItemStatusResult, [ActorRequest]>('reset');
+export const cancelUpdate = defineUpdate<ItemStatusResult, [ActorRequest]>('cancel');
 
 // Signals: fire-and-forget notices from the API.
 export const membersChangedSignal = defineSignal<[{ eligibleAnnotators: string[]; removed: string[] }]>('membersChanged');

@@ -26,7 +26,11 @@ import {
   skipUpdate,
   stateQuery,
   submitUpdate,
+  type ActorRequest,
+  type AssignRequest,
   type ItemWorkflowInput,
+  type ReviewRequest,
+  type SeatRequest,
   type SeatResult,
   type SubmitRequest,
   type SubmitResult,
@@ -136,7 +140,7 @@ export async function itemWorkflow(input: ItemWorkflowInput): Promise<{ status: 
       else await caughtUp();
       return seatResult(outcome);
     },
-    { validator: ({ annotatorId }) => check(state, (s) => item.reserve(s, annotatorId, now())) },
+    { validator: ({ annotatorId }: SeatRequest) => check(state, (s) => item.reserve(s, annotatorId, now())) },
   );
 
   setHandler(
@@ -147,7 +151,7 @@ export async function itemWorkflow(input: ItemWorkflowInput): Promise<{ status: 
       else await caughtUp();
       return seatResult(outcome);
     },
-    { validator: ({ annotatorId }) => check(state, (s) => item.heartbeat(s, annotatorId, now())) },
+    { validator: ({ annotatorId }: SeatRequest) => check(state, (s) => item.heartbeat(s, annotatorId, now())) },
   );
 
   setHandler(
@@ -157,7 +161,7 @@ export async function itemWorkflow(input: ItemWorkflowInput): Promise<{ status: 
       await commit([{ event: 'released', actorId: annotatorId, details: {} }]);
       return { item: { id: state.itemId, status: state.status } };
     },
-    { validator: ({ annotatorId }) => check(state, (s) => item.release(s, annotatorId, now())) },
+    { validator: ({ annotatorId }: SeatRequest) => check(state, (s) => item.release(s, annotatorId, now())) },
   );
 
   setHandler(
@@ -167,7 +171,7 @@ export async function itemWorkflow(input: ItemWorkflowInput): Promise<{ status: 
       await commit([{ event: 'skipped', actorId: annotatorId, details: {} }]);
       return { item: { id: state.itemId, status: state.status } };
     },
-    { validator: ({ annotatorId }) => check(state, (s) => item.skip(s, annotatorId, now())) },
+    { validator: ({ annotatorId }: SeatRequest) => check(state, (s) => item.skip(s, annotatorId, now())) },
   );
 
   setHandler(
@@ -200,7 +204,7 @@ export async function itemWorkflow(input: ItemWorkflowInput): Promise<{ status: 
       await commit([{ event: 'reviewed', actorId: reviewerId, details: { action, comment, targets } }]);
       return { item: { id: state.itemId, status: state.status } };
     },
-    { validator: ({ reviewerId, action, comment, targets, overrides }) => check(state, (s) => item.review(s, reviewerId, action, comment, targets, overrides, now())) },
+    { validator: ({ reviewerId, action, comment, targets, overrides }: ReviewRequest) => check(state, (s) => item.review(s, reviewerId, action, comment, targets, overrides, now())) },
   );
 
   setHandler(
@@ -214,7 +218,7 @@ export async function itemWorkflow(input: ItemWorkflowInput): Promise<{ status: 
       if (events.length > 0) await commit(events);
       return changes;
     },
-    { validator: ({ annotatorIds, action }) => check(state, (s) => item.pin(s, annotatorIds, action, now())) },
+    { validator: ({ annotatorIds, action }: AssignRequest) => check(state, (s) => item.pin(s, annotatorIds, action, now())) },
   );
 
   setHandler(
@@ -226,7 +230,7 @@ export async function itemWorkflow(input: ItemWorkflowInput): Promise<{ status: 
       await commit([{ event: 'reset', actorId, details: {} }]);
       return { item: { id: state.itemId, status: state.status } };
     },
-    { validator: (_input: { actorId: string }) => check(state, (s) => item.resetSkipped(s)) },
+    { validator: (_input: ActorRequest) => check(state, (s) => item.resetSkipped(s)) },
   );
 
   setHandler(
@@ -235,7 +239,7 @@ export async function itemWorkflow(input: ItemWorkflowInput): Promise<{ status: 
       if (apply(() => item.cancel(state))) await commit([{ event: 'cancelled', actorId, details: {} }]);
       return { item: { id: state.itemId, status: state.status } };
     },
-    { validator: (_input: { actorId: string }) => check(state, (s) => item.cancel(s)) },
+    { validator: (_input: ActorRequest) => check(state, (s) => item.cancel(s)) },
   );
 
   setHandler(membersChangedSignal, ({ eligibleAnnotators, removed }) => {
@@ -250,11 +254,11 @@ export async function itemWorkflow(input: ItemWorkflowInput): Promise<{ status: 
   if (!announced) await commit([]);
 
   let seenVersion = -1;
-  while (!item.CLOSED_STATUSES.includes(state.status)) {
+  while (!item.isClosedStatus(state.status)) {
     const deadline = item.nextDeadline(state);
     const wait = deadline === null ? undefined : Math.max(0, deadline - now()) + 1;
     await condition(
-      () => state.version !== seenVersion || membersSignalled || item.CLOSED_STATUSES.includes(state.status) || (item.allSubmitted(state) && !state.config.requiresReview) || state.review.state === 'approved',
+      () => state.version !== seenVersion || membersSignalled || item.isClosedStatus(state.status) || item.readyToFinalize(state),
       wait,
     );
     seenVersion = state.version;
@@ -280,13 +284,12 @@ export async function itemWorkflow(input: ItemWorkflowInput): Promise<{ status: 
       }
     }
 
-    const ready = () => !item.CLOSED_STATUSES.includes(state.status) && (state.review.state === 'approved' || (!state.config.requiresReview && item.allSubmitted(state)));
-    if (ready() && !finalized) {
+    if (item.readyToFinalize(state) && !finalized) {
       // The last submit's scores must be written (its handler awaits that) before they are resolved.
       await condition(allHandlersFinished);
     }
     // Checked again after the wait: a cancel may have come in meanwhile.
-    if (ready() && !finalized) {
+    if (item.readyToFinalize(state) && !finalized) {
       finalized = true;
       const approval = state.review.state === 'approved' ? state.review : null;
       state.status = 'completed';
@@ -295,7 +298,7 @@ export async function itemWorkflow(input: ItemWorkflowInput): Promise<{ status: 
       });
     }
 
-    if (workflowInfo().continueAsNewSuggested && !item.CLOSED_STATUSES.includes(state.status)) {
+    if (workflowInfo().continueAsNewSuggested && !item.isClosedStatus(state.status)) {
       await condition(allHandlersFinished);
       await continueAsNew<typeof itemWorkflow>({ ...input, state });
     }

@@ -7,7 +7,7 @@ import type { Principal } from '../../domain/principals.js';
 import { assertQueueTransition, type QueueRole } from '../../domain/queues.js';
 import type { Repos } from '../../infra/repositories/index.js';
 import type { QueueMember, QueueRecord } from '../../infra/repositories/queues.repo.js';
-import { pageOf } from '../../infra/repositories/rows.js';
+import { isoOrNull, pageOf } from '../../infra/repositories/rows.js';
 import { sourceKey } from '../../infra/repositories/sources.repo.js';
 import { classifyTemporalError, REQUEST_DEADLINE_MS, type TemporalDeps } from '../../infra/temporal.js';
 import { assignUpdate, cancelUpdate, itemWorkflowId, membersChangedSignal, SEARCH_ATTRIBUTE_KEYS, type ItemWorkflowInput } from '../../workflows/definitions.js';
@@ -277,7 +277,7 @@ export function queueEndpoints({ repos, temporal }: ApiDeps) {
             submitted: Number(p?.submitted ?? 0),
             skipped: Number(p?.skipped ?? 0),
             expired: Number(a?.expired ?? 0),
-            lastActiveAt: a?.last_active ? new Date(String(a.last_active)).toISOString() : null,
+            lastActiveAt: isoOrNull(a?.last_active),
           };
         };
         return {

@@ -115,6 +115,6 @@ export async function up(knex: Knex): Promise<void> {
   await knex.raw(`create unique index scores_queue_unique on scores (queue_item_id, label_id, annotator_id, round) where queue_item_id is not null`);
 }
 
-export async function down(): Promise<void> {
-  throw new Error('Migrations are forward-only.');
+export function down(): Promise<void> {
+  return Promise.reject(new Error('Migrations are forward-only.'));
 }

@@ -9,9 +9,9 @@ const MIGRATIONS: Record<string, Knex.Migration> = {
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
-  getMigrations: async () => Object.keys(MIGRATIONS),
+  getMigrations: () => Promise.resolve(Object.keys(MIGRATIONS)),
   getMigrationName: (name) => name,
-  getMigration: async (name) => MIGRATIONS[name]!,
+  getMigration: (name) => Promise.resolve(MIGRATIONS[name]!),
 };
 
 export async function migrateLatest(knex: Knex): Promise<void> {

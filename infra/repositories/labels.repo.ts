@@ -75,7 +75,7 @@ export function createLabelsRepo(db: Db) {
       const ids = refs.filter(isUuid);
       const rows: Row[] = await db('labels')
         .where({ workspace_id: workspaceId })
-        .where((q) => q.whereIn('key', refs).orWhereIn('id', ids));
+        .where((q) => void q.whereIn('key', refs).orWhereIn('id', ids));
       const labels = rows.map(toLabel);
       const found = new Map<string, LabelRecord>();
       for (const ref of refs) {

@@ -19,7 +19,7 @@ function startWorkerProcess(system: TestSystem, gate: string): Promise<ChildProc
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   return new Promise((resolve, reject) => {
-    child.stdout!.on('data', (d) => String(d).includes('worker-ready') && resolve(child));
+    child.stdout.on('data', (d) => String(d).includes('worker-ready') && resolve(child));
     child.once('exit', (code) => reject(new Error(`worker process exited with ${code}`)));
   });
 }
@@ -48,7 +48,7 @@ describe('crash safety', () => {
     expect(submitted.status).toBe(200);
 
     // The finalizing activity is running and held at the gate: kill the worker there.
-    await waitFor(async () => fs.existsSync(`${gate}.waiting`), (v) => v);
+    await waitFor(() => Promise.resolve(fs.existsSync(`${gate}.waiting`)), (v) => v);
     child.kill('SIGKILL');
     await new Promise((r) => child!.once('exit', r));
     const held = await system.db('queue_items').where({ id: itemId }).first();

@@ -13,7 +13,7 @@ describe('reservation leases: expiry, heartbeat, release and skip', () => {
   afterAll(async () => system?.close());
 
   const events = async (itemId: string) =>
-    (await system.db('item_events').where({ item_id: itemId }).orderBy('id').select('event', 'actor_id')) as { event: string; actor_id: string | null }[];
+    system.db('item_events').where({ item_id: itemId }).orderBy('id').select<{ event: string; actor_id: string | null }[]>('event', 'actor_id');
   const itemRow = (itemId: string) => system.db('queue_items').where({ id: itemId }).first();
   const waitForEvent = (itemId: string, event: string, actorId: string | null, timeoutMs = 20_000) =>
     waitFor(() => events(itemId), (es) => es.some((e) => e.event === event && e.actor_id === actorId), timeoutMs);

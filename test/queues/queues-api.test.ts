@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ItemState } from '../../domain/item.js';
-import { createPerson, createQueueFixture, waitFor, type Person, type QueueFixture } from '../helpers/queue-fixture.js';
+import { createPerson, createQueueFixture, waitFor, type Person } from '../helpers/queue-fixture.js';
 import { createWorkspaceFixture, startTestSystem, type ApiClient, type HttpResult, type TestSystem } from '../helpers/system.js';
 
 /** The queue API (DESIGN.md §3, §5): CRUD, status transitions, items, membership, access, bad input. */
