@@ -10,7 +10,11 @@ export function toHttpError(error: unknown): { status: number; code: ErrorCode; 
   const bodyError = error as { type?: unknown; status?: unknown; message?: unknown; limit?: unknown };
   if (bodyError?.type === 'entity.parse.failed') return { status: 400, code: 'VALIDATION', message: `Malformed JSON body: ${String(bodyError.message)}` };
   if (bodyError?.type === 'entity.too.large') {
-    return { status: 413, code: 'PAYLOAD_TOO_LARGE', message: `Request body exceeds the limit of ${Math.round(Number(bodyError.limit) / 1024 / 1024)} MB for this route.` };
+    return {
+      status: 413,
+      code: 'PAYLOAD_TOO_LARGE',
+      message: `Request body exceeds the limit of ${Math.round(Number(bodyError.limit) / 1024 / 1024)} MB for this route.`,
+    };
   }
   if (typeof bodyError?.type === 'string' && typeof bodyError.status === 'number' && bodyError.status < 500) {
     return { status: 400, code: 'VALIDATION', message: String(bodyError.message) };

@@ -12,7 +12,14 @@ export interface RunningApi {
 }
 
 /** Starts the API on host:port; used by `npm run api` and by `npm start`. */
-export async function startApi(opts: { databaseUrl: string; temporalAddress: string; namespace: string; taskQueue: string; host: string; port: number }): Promise<RunningApi> {
+export async function startApi(opts: {
+  databaseUrl: string;
+  temporalAddress: string;
+  namespace: string;
+  taskQueue: string;
+  host: string;
+  port: number;
+}): Promise<RunningApi> {
   const db = createDb(opts.databaseUrl);
   const temporal = createTemporal(opts.temporalAddress, opts.namespace, opts.taskQueue);
   const app = createApp({ db, repos: createRepos(db), temporal });

@@ -7,9 +7,14 @@ export function buildOpenApi(endpoints: AnyEndpoint[]) {
   for (const e of endpoints) {
     const path = e.path.replace(/:(\w+)/g, '{$1}');
     const pathParams = [...e.path.matchAll(/:(\w+)/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string' } }));
-    const querySchema = e.query ? (z.toJSONSchema(e.query, { io: 'input', unrepresentable: 'any' }) as { properties?: Record<string, unknown>; required?: string[] }) : undefined;
+    const querySchema = e.query
+      ? (z.toJSONSchema(e.query, { io: 'input', unrepresentable: 'any' }) as { properties?: Record<string, unknown>; required?: string[] })
+      : undefined;
     const queryParams = Object.entries(querySchema?.properties ?? {}).map(([name, schema]) => ({
-      name, in: 'query', required: querySchema?.required?.includes(name) ?? false, schema,
+      name,
+      in: 'query',
+      required: querySchema?.required?.includes(name) ?? false,
+      schema,
     }));
     paths[path] ??= {};
     paths[path][e.method] = {
@@ -38,7 +43,9 @@ export function buildOpenApi(endpoints: AnyEndpoint[]) {
         Error: {
           type: 'object',
           required: ['error'],
-          properties: { error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string' }, message: { type: 'string' }, details: {} } } },
+          properties: {
+            error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string' }, message: { type: 'string' }, details: {} } },
+          },
         },
       },
     },

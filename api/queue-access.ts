@@ -75,7 +75,8 @@ export async function buildItemDetail(repos: Repos, principal: Principal, access
 
 /** The caller's running lease on an item (a reservation, or rework being worked on), from the read model. */
 export function ownLease(item: ItemRecord, annotatorId: string): { expiresAt: number; round: number } | null {
-  const seat = item.seats.find((s) => (s as { annotatorId?: string }).annotatorId === annotatorId) as { state: string; expiresAt: string | null; round: number } | undefined;
+  const seat = item.seats.find((s) => (s as { annotatorId?: string }).annotatorId === annotatorId) as
+    { state: string; expiresAt: string | null; round: number } | undefined;
   if (!seat || !seat.expiresAt || (seat.state !== 'reserved' && seat.state !== 'rework')) return null;
   const expiresAt = Date.parse(seat.expiresAt);
   return expiresAt > Date.now() ? { expiresAt, round: seat.round } : null;

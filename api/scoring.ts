@@ -10,9 +10,7 @@ import { sourceKey } from '../infra/repositories/sources.repo.js';
 
 export type ScoreRequest = z.output<typeof createScoreBody>;
 
-export type PreparedScore =
-  | { ok: true; write: InlineScoreWrite; label: LabelRecord }
-  | { ok: false; code: ErrorCode; message: string };
+export type PreparedScore = { ok: true; write: InlineScoreWrite; label: LabelRecord } | { ok: false; code: ErrorCode; message: string };
 
 /**
  * The annotator identity: `metadata.identityId` (end-user feedback relayed by a service key),
@@ -26,7 +24,8 @@ export function annotatorIdentity(
 ): { ok: true; id: string } | { ok: false; message: string } {
   if (identityId === undefined || identityId === principal.id) return { ok: true, id: principal.id };
   if (principal.kind === 'user') return { ok: false, message: 'metadata.identityId: only a service key may score on behalf of another identity.' };
-  if (workspacePrincipals.has(identityId)) return { ok: false, message: 'metadata.identityId: names a user or key of this workspace; it must be an external identity.' };
+  if (workspacePrincipals.has(identityId))
+    return { ok: false, message: 'metadata.identityId: names a user or key of this workspace; it must be an external identity.' };
   return { ok: true, id: identityId };
 }
 
@@ -45,8 +44,15 @@ export async function prepareInlineScores(repos: Repos, principal: Principal, re
   const workspaceId = principal.workspaceId;
   const [labels, sources, principals] = await Promise.all([
     repos.labels.findMany(workspaceId, [...new Set(requests.map((r) => r.label))]),
-    repos.sources.resolveIds(workspaceId, requests.map((r) => ({ type: r.sourceType, id: r.sourceId }))),
-    principalIdentities(repos, principal, requests.map((r) => r.metadata?.identityId)),
+    repos.sources.resolveIds(
+      workspaceId,
+      requests.map((r) => ({ type: r.sourceType, id: r.sourceId })),
+    ),
+    principalIdentities(
+      repos,
+      principal,
+      requests.map((r) => r.metadata?.identityId),
+    ),
   ]);
   return requests.map((request): PreparedScore => {
     const label = labels.get(request.label);

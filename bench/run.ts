@@ -46,9 +46,11 @@ async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
 
 async function pool<T>(items: T[], concurrency: number, fn: (item: T) => Promise<void>) {
   let next = 0;
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < items.length) await fn(items[next++]!);
-  }));
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < items.length) await fn(items[next++]!);
+    }),
+  );
 }
 
 function rssOf(pid: number): number {
@@ -76,7 +78,12 @@ try {
       await a.destroy();
     });
   }
-  const temporal = await startLocalTemporal({ dbFile: path.join(tmp, 'temporal.sqlite'), port: await freePort(), uiPort: await freePort(), namespace: 'default' });
+  const temporal = await startLocalTemporal({
+    dbFile: path.join(tmp, 'temporal.sqlite'),
+    port: await freePort(),
+    uiPort: await freePort(),
+    namespace: 'default',
+  });
   stops.push(temporal.stop);
   const db = createDb(databaseUrl, { max: 4 });
   const connection = await Connection.connect({ address: temporal.address });
@@ -103,7 +110,11 @@ try {
   const api = await startApi({ databaseUrl, temporalAddress: temporal.address, namespace: 'default', taskQueue, host: '127.0.0.1', port: await freePort() });
   stops.unshift(api.close);
   const call = async (key: string, method: string, route: string, body?: unknown, headers: Record<string, string> = {}) => {
-    const res = await fetch(`${api.url}${route}`, { method, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', ...headers }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const res = await fetch(`${api.url}${route}`, {
+      method,
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', ...headers },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
     const text = await res.text();
     return { status: res.status, body: text ? JSON.parse(text) : undefined };
   };
@@ -119,9 +130,13 @@ try {
     annotators.push({ id: user.id, key });
   }
   const newQueue = async () => {
-    const q = (await call(adminKey, 'POST', '/api/v1/queues', {
-      name: `q-${randomUUID().slice(0, 6)}`, labels: [{ label: 'rating' }], members: annotators.map((a) => ({ userId: a.id, roles: ['annotator'] })),
-    })).body;
+    const q = (
+      await call(adminKey, 'POST', '/api/v1/queues', {
+        name: `q-${randomUUID().slice(0, 6)}`,
+        labels: [{ label: 'rating' }],
+        members: annotators.map((a) => ({ userId: a.id, roles: ['annotator'] })),
+      })
+    ).body;
     await call(adminKey, 'POST', `/api/v1/queues/${q.id}/status`, { status: 'active' });
     return q.id as string;
   };
@@ -130,7 +145,8 @@ try {
       const sources = Array.from({ length: Math.min(batch, n - i) }, () => ({ type: 'trace', id: randomUUID(), output: 'answer' }));
       await call(adminKey, 'POST', '/api/v1/sources', sources);
       const res = await call(adminKey, 'POST', `/api/v1/queues/${queueId}/items`, { items: sources.map((s) => ({ sourceType: 'trace', sourceId: s.id })) });
-      if (res.status !== 200 || res.body.added.length !== sources.length) throw new Error(`enqueue failed: ${res.status} ${JSON.stringify(res.body).slice(0, 300)}`);
+      if (res.status !== 200 || res.body.added.length !== sources.length)
+        throw new Error(`enqueue failed: ${res.status} ${JSON.stringify(res.body).slice(0, 300)}`);
     }
   };
 
@@ -149,9 +165,13 @@ try {
   progress('raw workflow starts');
   const starts = 1000;
   const [, rawStartMs] = await timed(() =>
-    pool(Array.from({ length: starts }, (_, i) => i), 25, async (i) => {
-      await client.workflow.start('noopWorkflow', { taskQueue, workflowId: `noop-${taskQueue}-${i}` });
-    }),
+    pool(
+      Array.from({ length: starts }, (_, i) => i),
+      25,
+      async (i) => {
+        await client.workflow.start('noopWorkflow', { taskQueue, workflowId: `noop-${taskQueue}-${i}` });
+      },
+    ),
   );
   await new Promise((r) => setTimeout(r, 3000));
   progress('enqueue 1000 items');
@@ -164,14 +184,21 @@ try {
 
   // 2. Raw no-op update round trip (1 and 10 concurrent callers).
   progress('raw updates');
-  const updateWorkflows = await Promise.all(Array.from({ length: 10 }, (_, i) =>
-    client.workflow.start('noopUpdateWorkflow', { taskQueue, workflowId: `noop-update-${taskQueue}-${i}` })));
+  const updateWorkflows = await Promise.all(
+    Array.from({ length: 10 }, (_, i) => client.workflow.start('noopUpdateWorkflow', { taskQueue, workflowId: `noop-update-${taskQueue}-${i}` })),
+  );
   const rawUpdate = async (concurrency: number, total: number) => {
     const latencies: number[] = [];
-    const [, ms] = await timed(() => pool(Array.from({ length: total }, (_, i) => i), concurrency, async (i) => {
-      const [, t] = await timed(() => updateWorkflows[i % concurrency]!.executeUpdate(noopUpdate, { args: [i] }));
-      latencies.push(t);
-    }));
+    const [, ms] = await timed(() =>
+      pool(
+        Array.from({ length: total }, (_, i) => i),
+        concurrency,
+        async (i) => {
+          const [, t] = await timed(() => updateWorkflows[i % concurrency]!.executeUpdate(noopUpdate, { args: [i] }));
+          latencies.push(t);
+        },
+      ),
+    );
     return { concurrency, perSecond: round(total / (ms / 1000)), latencyMs: stats(latencies) };
   };
   const rawUpdates = [await rawUpdate(1, 200), await rawUpdate(10, 500)];
@@ -185,24 +212,35 @@ try {
     await settle(queueId);
     const latencies: number[] = [];
     const refused: Record<string, number> = {};
-    const [, ms] = await timed(() => Promise.all(annotators.slice(0, concurrency).map(async (a) => {
-      for (let done = 0, attempts = 0; done < rounds && attempts < rounds * 5; attempts++) {
-        // A real client: on 429/503 it backs off and tries again; only successful round trips are timed.
-        const started = performance.now();
-        const next = await call(a.key, 'POST', `/api/v1/queues/${queueId}/next`);
-        const submit = next.status === 200
-          ? await call(a.key, 'POST', `/api/v1/queues/${queueId}/items/${next.body.item.id}/submit`, { annotations: [{ label: 'rating', value: 'good' }] }, { 'idempotency-key': randomUUID() })
-          : next;
-        if (next.status === 200 && submit.status === 200) {
-          latencies.push(performance.now() - started);
-          done++;
-        } else {
-          const key = `${next.status === 200 ? 'submit' : 'next'} ${submit.status}`;
-          refused[key] = (refused[key] ?? 0) + 1;
-          await new Promise((r) => setTimeout(r, 500));
-        }
-      }
-    })));
+    const [, ms] = await timed(() =>
+      Promise.all(
+        annotators.slice(0, concurrency).map(async (a) => {
+          for (let done = 0, attempts = 0; done < rounds && attempts < rounds * 5; attempts++) {
+            // A real client: on 429/503 it backs off and tries again; only successful round trips are timed.
+            const started = performance.now();
+            const next = await call(a.key, 'POST', `/api/v1/queues/${queueId}/next`);
+            const submit =
+              next.status === 200
+                ? await call(
+                    a.key,
+                    'POST',
+                    `/api/v1/queues/${queueId}/items/${next.body.item.id}/submit`,
+                    { annotations: [{ label: 'rating', value: 'good' }] },
+                    { 'idempotency-key': randomUUID() },
+                  )
+                : next;
+            if (next.status === 200 && submit.status === 200) {
+              latencies.push(performance.now() - started);
+              done++;
+            } else {
+              const key = `${next.status === 200 ? 'submit' : 'next'} ${submit.status}`;
+              refused[key] = (refused[key] ?? 0) + 1;
+              await new Promise((r) => setTimeout(r, 500));
+            }
+          }
+        }),
+      ),
+    );
     return { annotators: concurrency, roundTrips: latencies.length, perSecond: round(latencies.length / (ms / 1000)), latencyMs: stats(latencies), refused };
   };
   const nextSubmit = [await annotate(1, 30), await annotate(10, 10), await annotate(50, 3)];
@@ -219,7 +257,14 @@ try {
   const rawAt10 = rawUpdates.find((u) => u.concurrency === 10)!;
   const result = {
     machine: { cpus: os.cpus().length, memoryGiB: round(os.totalmem() / 2 ** 30), node: process.version },
-    enqueue: { items: 1000, batch: 100, itemsPerSecond: enqueuePerSecond, workflowsSettledAfterMs: round(settleMs), rawWorkflowStartsPerSecond: rawStartsPerSecond, ratio: round(enqueuePerSecond / rawStartsPerSecond) },
+    enqueue: {
+      items: 1000,
+      batch: 100,
+      itemsPerSecond: enqueuePerSecond,
+      workflowsSettledAfterMs: round(settleMs),
+      rawWorkflowStartsPerSecond: rawStartsPerSecond,
+      ratio: round(enqueuePerSecond / rawStartsPerSecond),
+    },
     rawUpdate: rawUpdates,
     nextSubmit,
     workerRss: { beforeMiB: round(rssBefore / 2 ** 20), with5000OpenItemsMiB: round(rssWith5000 / 2 ** 20) },

@@ -52,7 +52,7 @@ export const createApiKeyBody = z
     name: z.string().trim().min(1).max(200),
     role: z.enum(WORKSPACE_ROLES).optional(),
   })
-  .refine((b) => !(b.userId && b.role), { message: 'role applies only to a service key (without userId): a user key has its user\'s role', path: ['role'] });
+  .refine((b) => !(b.userId && b.role), { message: "role applies only to a service key (without userId): a user key has its user's role", path: ['role'] });
 export const apiKey = z.object({ id, name: z.string(), userId: id.nullable(), principalId: id, createdAt: timestamp, revokedAt: timestamp.nullable() });
 export const createApiKeyResponse = z.object({ id, name: z.string(), userId: id.nullable(), principalId: id, key: z.string() });
 
@@ -193,12 +193,14 @@ const v2Metadata = z
   }));
 export const v2Annotation = z.union([
   z.looseObject({ key: z.string().min(1), value: v2Value }),
-  z.looseObject({
-    parentAnnotationId: z.string().min(1).optional(),
-    parent_annotation_id: z.string().min(1).optional(),
-    value: v2Value,
-    explanation: z.string().optional(),
-  }).refine((a) => a.parentAnnotationId ?? a.parent_annotation_id, { message: 'each annotation needs a key' }),
+  z
+    .looseObject({
+      parentAnnotationId: z.string().min(1).optional(),
+      parent_annotation_id: z.string().min(1).optional(),
+      value: v2Value,
+      explanation: z.string().optional(),
+    })
+    .refine((a) => a.parentAnnotationId ?? a.parent_annotation_id, { message: 'each annotation needs a key' }),
 ]);
 export const v2CreateBody = z.looseObject({
   annotations: z.array(v2Annotation).min(1, 'annotations needs 1 to 10 entries').max(10, 'annotations needs 1 to 10 entries'),
@@ -256,7 +258,9 @@ export const queue = z.object({
 // Items
 export const addItemsBody = z.strictObject({
   items: z
-    .array(z.strictObject({ sourceType: z.enum(SOURCE_TYPES), sourceId: z.string().min(1).max(256), priority: z.int().min(-1_000_000).max(1_000_000).optional() }))
+    .array(
+      z.strictObject({ sourceType: z.enum(SOURCE_TYPES), sourceId: z.string().min(1).max(256), priority: z.int().min(-1_000_000).max(1_000_000).optional() }),
+    )
     .min(1, `items needs 1 to ${MAX_BATCH} entries`)
     .max(MAX_BATCH, `items needs 1 to ${MAX_BATCH} entries`),
 });
@@ -304,7 +308,13 @@ export const assignResponse = z.object({
 });
 export const submitBody = z.strictObject({
   annotations: z
-    .array(z.strictObject({ label: z.string().min(1).describe('label id or key'), value: z.union([z.string(), z.number(), z.boolean(), z.array(z.string())]), notes: z.string().max(5000).optional() }))
+    .array(
+      z.strictObject({
+        label: z.string().min(1).describe('label id or key'),
+        value: z.union([z.string(), z.number(), z.boolean(), z.array(z.string())]),
+        notes: z.string().max(5000).optional(),
+      }),
+    )
     .min(1, 'annotations needs at least one entry')
     .max(50),
 });
@@ -313,23 +323,38 @@ export const submitResponse = z.object({
   round: z.number().int(),
   scores: z.array(z.object({ id, labelId: id, value: z.unknown(), notes: z.string().nullable(), round: z.number().int() })),
 });
-export const reviewBody = z.strictObject({
-  action: z.enum(['approve', 'request_changes']),
-  comment: z.string().max(5000).optional(),
-  targets: z.array(z.strictObject({ label: z.string().min(1).optional(), annotatorId: z.string().min(1), comment: z.string().max(5000) })).max(100).optional(),
-  overrides: z
-    .array(z.strictObject({ label: z.string().min(1), value: z.union([z.string(), z.number(), z.boolean(), z.array(z.string())]) }))
-    .max(50)
-    .optional()
-    .describe('with approve: the resolved value of these labels, instead of the annotators\' majority or mean'),
-}).refine((b) => !(b.overrides?.length && b.action !== 'approve'), { message: 'overrides go with action approve', path: ['overrides'] });
+export const reviewBody = z
+  .strictObject({
+    action: z.enum(['approve', 'request_changes']),
+    comment: z.string().max(5000).optional(),
+    targets: z
+      .array(z.strictObject({ label: z.string().min(1).optional(), annotatorId: z.string().min(1), comment: z.string().max(5000) }))
+      .max(100)
+      .optional(),
+    overrides: z
+      .array(z.strictObject({ label: z.string().min(1), value: z.union([z.string(), z.number(), z.boolean(), z.array(z.string())]) }))
+      .max(50)
+      .optional()
+      .describe("with approve: the resolved value of these labels, instead of the annotators' majority or mean"),
+  })
+  .refine((b) => !(b.overrides?.length && b.action !== 'approve'), { message: 'overrides go with action approve', path: ['overrides'] });
 export const itemStatusResponse = z.object({ item: z.object({ id, status: z.enum(ITEM_STATUSES) }) });
-export const reservationResponse = z.object({ item: z.object({ id, status: z.enum(ITEM_STATUSES) }), reservation: z.object({ expiresAt: timestamp, round: z.number().int() }) });
+export const reservationResponse = z.object({
+  item: z.object({ id, status: z.enum(ITEM_STATUSES) }),
+  reservation: z.object({ expiresAt: timestamp, round: z.number().int() }),
+});
 export const nextQuery = z.strictObject({ mode: z.enum(['annotate', 'review']).default('annotate') });
-export const historyResponse = z.object({ data: z.array(z.object({ at: timestamp, event: z.string(), actorId: z.string().nullable(), details: z.record(z.string(), z.unknown()) })) });
+export const historyResponse = z.object({
+  data: z.array(z.object({ at: timestamp, event: z.string(), actorId: z.string().nullable(), details: z.record(z.string(), z.unknown()) })),
+});
 const annotatorProgress = z.object({
-  annotatorId: z.string(), assigned: z.number().int(), reserved: z.number().int(), submitted: z.number().int(),
-  skipped: z.number().int(), expired: z.number().int(), lastActiveAt: timestamp.nullable(),
+  annotatorId: z.string(),
+  assigned: z.number().int(),
+  reserved: z.number().int(),
+  submitted: z.number().int(),
+  skipped: z.number().int(),
+  expired: z.number().int(),
+  lastActiveAt: timestamp.nullable(),
 });
 export const progressResponse = z.object({
   total: z.number().int(),

@@ -82,8 +82,21 @@ export interface ItemState {
 
 export interface ItemEvent {
   event:
-    | 'created' | 'assigned' | 'unassigned' | 'reserved' | 'heartbeat_extended' | 'released' | 'expired'
-    | 'assignment_expired' | 'skipped' | 'submitted' | 'reviewed' | 'finalized' | 'cancelled' | 'reset' | 'member_removed';
+    | 'created'
+    | 'assigned'
+    | 'unassigned'
+    | 'reserved'
+    | 'heartbeat_extended'
+    | 'released'
+    | 'expired'
+    | 'assignment_expired'
+    | 'skipped'
+    | 'submitted'
+    | 'reviewed'
+    | 'finalized'
+    | 'cancelled'
+    | 'reset'
+    | 'member_removed';
   actorId: string | null;
   details: Record<string, unknown>;
   at: number;
@@ -207,10 +220,12 @@ export function submit(state: ItemState, annotatorId: string, labelIds: string[]
   const lease = liveLease(seat, now);
   if (!lease) throw conflict('Your reservation has expired or you hold none: reserve the item again before submitting.');
   const foreign = labelIds.filter((id) => !state.config.labels.some((l) => l.labelId === id));
-  if (foreign.length > 0) throw new DomainError('VALIDATION', `These labels are not part of this item (it keeps the labels its queue had when it was added): ${foreign.join(', ')}.`);
+  if (foreign.length > 0)
+    throw new DomainError('VALIDATION', `These labels are not part of this item (it keeps the labels its queue had when it was added): ${foreign.join(', ')}.`);
   if (new Set(labelIds).size !== labelIds.length) throw new DomainError('VALIDATION', 'Each label may appear once in a submission.');
   const missing = missingRequiredLabels(state.config, labelIds);
-  if (missing.length > 0) throw new DomainError('VALIDATION', `Missing required labels: ${missing.map((l) => l.key).join(', ')}.`, { missing: missing.map((l) => l.key) });
+  if (missing.length > 0)
+    throw new DomainError('VALIDATION', `Missing required labels: ${missing.map((l) => l.key).join(', ')}.`, { missing: missing.map((l) => l.key) });
   state.seats[annotatorId] = { state: 'submitted', annotatorId, round: lease.round, submittedAt: now };
   return { round: lease.round };
 }
@@ -262,7 +277,9 @@ export function pin(state: ItemState, annotatorIds: string[], action: 'add' | 'r
   assertOpen(state);
   const added: string[] = [];
   const removed: string[] = [];
-  const pinned = Object.values(state.seats).filter((s) => s.state === 'assigned').map((s) => s.annotatorId);
+  const pinned = Object.values(state.seats)
+    .filter((s) => s.state === 'assigned')
+    .map((s) => s.annotatorId);
   const toRemove = action === 'remove' ? annotatorIds : action === 'set' ? pinned.filter((id) => !annotatorIds.includes(id)) : [];
   for (const id of toRemove) {
     if (state.seats[id]?.state === 'assigned') {
@@ -365,7 +382,10 @@ export function deriveStatus(state: ItemState, now: number): ItemStatus {
 
 /** Who is on the item now (assigned, holding a lease, or reworking): the Temporal search attribute. */
 export function assignees(state: ItemState): string[] {
-  return Object.values(state.seats).filter((s) => s.state !== 'submitted').map((s) => s.annotatorId).sort();
+  return Object.values(state.seats)
+    .filter((s) => s.state !== 'submitted')
+    .map((s) => s.annotatorId)
+    .sort();
 }
 
 /** What the read model (queue_items) stores of the state, written by the workflow's persist activity. */
@@ -386,7 +406,11 @@ export interface ItemReadModel {
 
 export function readModelOf(state: ItemState, now: number): ItemReadModel {
   const live = Object.values(state.seats).filter((s) => seatIsLive(s, now));
-  const by = (st: Seat['state']) => live.filter((s) => s.state === st).map((s) => s.annotatorId).sort();
+  const by = (st: Seat['state']) =>
+    live
+      .filter((s) => s.state === st)
+      .map((s) => s.annotatorId)
+      .sort();
   return {
     itemId: state.itemId,
     version: state.version,

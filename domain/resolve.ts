@@ -50,7 +50,12 @@ function mean(votes: Vote[]): Resolution {
 }
 
 export function resolveLabel(type: LabelType, votes: Vote[], override?: { reviewerId: string; value: LabelValue }): Resolution {
-  if (override) return { value: override.value, method: 'reviewer_override', provenance: { reviewerId: override.reviewerId, votes: votes.map((v) => ({ annotatorId: v.annotatorId, value: v.value })) } };
+  if (override)
+    return {
+      value: override.value,
+      method: 'reviewer_override',
+      provenance: { reviewerId: override.reviewerId, votes: votes.map((v) => ({ annotatorId: v.annotatorId, value: v.value })) },
+    };
   if (votes.length === 0) return { value: null, method: 'none', provenance: { reason: 'no annotator gave this label' } };
   if (type === 'text') {
     // Free text has no majority: keep every answer, resolve to the first submitted.

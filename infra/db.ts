@@ -23,7 +23,10 @@ export function isDbUnavailable(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   const code = (error as { code?: unknown }).code;
   if (typeof code === 'string' && UNAVAILABLE_CODES.has(code)) return true;
-  return error.name === 'KnexTimeoutError' || /Connection terminated|connect ECONNREFUSED|timeout exceeded when trying to connect|Unable to acquire a connection/i.test(error.message);
+  return (
+    error.name === 'KnexTimeoutError' ||
+    /Connection terminated|connect ECONNREFUSED|timeout exceeded when trying to connect|Unable to acquire a connection/i.test(error.message)
+  );
 }
 
 export function isUniqueViolation(error: unknown, constraint?: string): boolean {

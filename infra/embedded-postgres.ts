@@ -33,7 +33,13 @@ function letPostgresUserThrough(target: string): void {
   }
 }
 
-export async function startEmbeddedPostgres(opts: { dir: string; port: number; database: string; persistent?: boolean; onLog?: (line: string) => void }): Promise<LocalPostgres> {
+export async function startEmbeddedPostgres(opts: {
+  dir: string;
+  port: number;
+  database: string;
+  persistent?: boolean;
+  onLog?: (line: string) => void;
+}): Promise<LocalPostgres> {
   const isRoot = os.userInfo().uid === 0;
   const log = opts.onLog ?? (() => undefined);
   const pg = new EmbeddedPostgres({

@@ -10,7 +10,14 @@ export async function startLocalTemporal(opts: { dbFile: string; port: number; u
   if (cliPath) return startDevServer({ cliPath, ...opts });
   try {
     const env = await TestWorkflowEnvironment.createLocal({
-      server: { executable: { type: 'cached-download' }, ip: '127.0.0.1', port: opts.port, uiPort: opts.uiPort, dbFilename: opts.dbFile, namespace: opts.namespace },
+      server: {
+        executable: { type: 'cached-download' },
+        ip: '127.0.0.1',
+        port: opts.port,
+        uiPort: opts.uiPort,
+        dbFilename: opts.dbFile,
+        namespace: opts.namespace,
+      },
     });
     return { address: `127.0.0.1:${opts.port}`, uiUrl: `http://127.0.0.1:${opts.uiPort}`, stop: () => env.teardown() };
   } catch (error) {

@@ -58,7 +58,13 @@ export function findOrInstallTemporalCli(log: (line: string) => void = console.l
       execFileSync(go, GO_INSTALL_ARGS, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, CGO_ENABLED: '0', ...extraEnv } });
       if (isExecutable(candidate)) return candidate;
     } catch (error) {
-      log(`go install failed${'GOSUMDB' in extraEnv ? '' : ', retrying with GOSUMDB=off'}: ${String((error as { stderr?: Buffer }).stderr ?? error).trim().split('\n').slice(-2).join(' ')}`);
+      log(
+        `go install failed${'GOSUMDB' in extraEnv ? '' : ', retrying with GOSUMDB=off'}: ${String((error as { stderr?: Buffer }).stderr ?? error)
+          .trim()
+          .split('\n')
+          .slice(-2)
+          .join(' ')}`,
+      );
     }
   }
   return undefined;
@@ -66,8 +72,10 @@ export function findOrInstallTemporalCli(log: (line: string) => void = console.l
 
 export const NO_TEMPORAL_CLI_MESSAGE =
   'Could not find or install the Temporal CLI. Quorum looked at TEMPORAL_CLI_PATH, then `temporal` on PATH, then ' +
-  '$(go env GOPATH)/bin/temporal; it tried `CGO_ENABLED=0 go install ' + TEMPORAL_CLI_MODULE + '` where Go is installed, ' +
-  'and finally the Temporal SDK\'s own download of the dev server, which needs internet access. Install the CLI ' +
+  '$(go env GOPATH)/bin/temporal; it tried `CGO_ENABLED=0 go install ' +
+  TEMPORAL_CLI_MODULE +
+  '` where Go is installed, ' +
+  "and finally the Temporal SDK's own download of the dev server, which needs internet access. Install the CLI " +
   '(https://docs.temporal.io/cli) and set TEMPORAL_CLI_PATH, or point TEMPORAL_ADDRESS at a running Temporal server.';
 
 export interface DevServer {
@@ -77,19 +85,34 @@ export interface DevServer {
 }
 
 /** Starts `temporal server start-dev` with its state in a SQLite file; resolves when the frontend port answers. */
-export async function startDevServer(opts: { cliPath: string; dbFile: string; port: number; uiPort: number; namespace: string; logFile?: string }): Promise<DevServer> {
+export async function startDevServer(opts: {
+  cliPath: string;
+  dbFile: string;
+  port: number;
+  uiPort: number;
+  namespace: string;
+  logFile?: string;
+}): Promise<DevServer> {
   fs.mkdirSync(path.dirname(opts.dbFile), { recursive: true });
   const args = [
-    'server', 'start-dev',
-    '--ip', '127.0.0.1',
-    '--port', String(opts.port),
-    '--ui-port', String(opts.uiPort),
-    '--db-filename', opts.dbFile,
-    '--namespace', opts.namespace,
-    '--log-level', 'warn',
+    'server',
+    'start-dev',
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(opts.port),
+    '--ui-port',
+    String(opts.uiPort),
+    '--db-filename',
+    opts.dbFile,
+    '--namespace',
+    opts.namespace,
+    '--log-level',
+    'warn',
     // An item's writes are activities scheduled by the workflow task just completed: hand them straight
     // back to the same worker instead of through the task queue (one server round trip less per change).
-    '--dynamic-config-value', 'system.enableActivityEagerExecution=true',
+    '--dynamic-config-value',
+    'system.enableActivityEagerExecution=true',
   ];
   const out = opts.logFile ? fs.openSync(opts.logFile, 'a') : 'ignore';
   const child: ChildProcess = spawn(opts.cliPath, args, { stdio: ['ignore', out, out] });

@@ -41,7 +41,10 @@ async function waitReady(run: { child: ChildProcess; output: () => string }): Pr
   const deadline = Date.now() + 300_000;
   while (Date.now() < deadline) {
     if (run.child.exitCode !== null) fail(`npm start exited with ${run.child.exitCode}:\n${run.output()}`);
-    const ready = await fetch(`${api}/readyz`).then((r) => r.status === 200, () => false);
+    const ready = await fetch(`${api}/readyz`).then(
+      (r) => r.status === 200,
+      () => false,
+    );
     if (ready && run.output().includes('Admin key: ')) return;
     await new Promise((r) => setTimeout(r, 500));
   }
@@ -99,7 +102,8 @@ const second = start();
 await waitReady(second);
 if (!second.output().includes(`Admin key: ${key}`)) fail('the second start printed another admin key');
 const found = await call('GET', '/api/v1/labels/smoke_quality', key);
-if (found.status !== 200 || (found.body as { settings?: { stars?: number } } | undefined)?.settings?.stars !== 5) fail(`the label did not survive a restart: ${found.status} ${JSON.stringify(found.body)}`);
+if (found.status !== 200 || (found.body as { settings?: { stars?: number } } | undefined)?.settings?.stars !== 5)
+  fail(`the label did not survive a restart: ${found.status} ${JSON.stringify(found.body)}`);
 step('label and key survived the restart; Ctrl-C');
 await interrupt(second);
 

@@ -59,7 +59,7 @@ try {
   }
 
   let temporalAddress = config.TEMPORAL_ADDRESS;
-  let temporalUi = 'n/a (TEMPORAL_ADDRESS is set; use your cluster\'s UI)';
+  let temporalUi = "n/a (TEMPORAL_ADDRESS is set; use your cluster's UI)";
   if (!temporalAddress) {
     const server = await startLocalTemporal({
       dbFile: path.join(config.dataDir, 'temporal.sqlite'),

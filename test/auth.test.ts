@@ -144,7 +144,13 @@ describe('roles', () => {
   it('lets an admin create a service key without userId, with the role asked for (member by default)', async () => {
     const adminSvc = await ws.admin.post('/api/v1/api-keys', { name: `svc-admin-${uid()}`, role: 'admin' });
     expect(adminSvc.status).toBe(201);
-    expect(adminSvc.body).toEqual({ id: expect.any(String), name: expect.stringMatching(/^svc-admin-/), userId: null, principalId: expect.any(String), key: expect.any(String) });
+    expect(adminSvc.body).toEqual({
+      id: expect.any(String),
+      name: expect.stringMatching(/^svc-admin-/),
+      userId: null,
+      principalId: expect.any(String),
+      key: expect.any(String),
+    });
     const principal = await system.db('principals').where({ id: adminSvc.body.principalId }).first();
     expect(principal).toMatchObject({ workspace_id: ws.workspaceId, kind: 'service', role: 'admin', is_owner: false });
     // The service admin key has admin rights.
@@ -237,7 +243,9 @@ describe('workspace isolation', () => {
     memberKeyIdA = keys.body.data.find((k: { userId: string | null }) => k.userId === a.memberId).id;
 
     // B has a label with the same key, so a score on A's source fails on the source, not the label.
-    expect((await b.admin.post('/api/v1/labels', { key: labelKey, name: 'Quality', type: 'categorical', settings: { options: ['good', 'bad'] } })).status).toBe(201);
+    expect((await b.admin.post('/api/v1/labels', { key: labelKey, name: 'Quality', type: 'categorical', settings: { options: ['good', 'bad'] } })).status).toBe(
+      201,
+    );
   });
   afterAll(async () => system?.close());
 

@@ -79,7 +79,13 @@ describe('bad input', () => {
     await nothingWritten(async () => {
       expectError(await ws.admin.raw('POST', '/api/v1/labels', body), 400, 'VALIDATION', /application\/json/);
       expectError(await ws.admin.raw('POST', '/api/v1/labels', body, { 'content-type': 'text/plain' }), 400, 'VALIDATION', /application\/json/);
-      expectError(await ws.admin.raw('POST', '/api/v1/sources', JSON.stringify([{ type: 'trace', id: `t-${uid()}` }]), { 'content-type': 'application/x-www-form-urlencoded' }), 400, 'VALIDATION');
+      expectError(
+        await ws.admin.raw('POST', '/api/v1/sources', JSON.stringify([{ type: 'trace', id: `t-${uid()}` }]), {
+          'content-type': 'application/x-www-form-urlencoded',
+        }),
+        400,
+        'VALIDATION',
+      );
       expectError(await ws.admin.raw('POST', '/api/v1/labels', undefined), 400, 'VALIDATION', /application\/json/);
     });
   });
@@ -88,10 +94,25 @@ describe('bad input', () => {
     await nothingWritten(async () => {
       const label = await ws.admin.post('/api/v1/labels', { key: `k-${uid()}`, name: 'Quality', type: 'thumbs', colour: 1 });
       expectError(label, 400, 'VALIDATION', /"colour"/);
-      expectError(await ws.admin.post('/api/v1/users', { email: `u-${uid()}@example.com`, name: 'U', role: 'member', nickname: 'x' }), 400, 'VALIDATION', /nickname/);
+      expectError(
+        await ws.admin.post('/api/v1/users', { email: `u-${uid()}@example.com`, name: 'U', role: 'member', nickname: 'x' }),
+        400,
+        'VALIDATION',
+        /nickname/,
+      );
       expectError(await ws.admin.post('/api/v1/api-keys', { name: 'k', scopes: ['all'] }), 400, 'VALIDATION', /scopes/);
-      expectError(await ws.member.post('/api/v1/scores', { sourceType: 'trace', sourceId: 'x', label: 'y', value: true, weight: 2 }), 400, 'VALIDATION', /weight/);
-      expectError(await ws.member.post('/api/v1/scores', { sourceType: 'trace', sourceId: 'x', label: 'y', value: true, metadata: { identityId: 'u', mood: 'ok' } }), 400, 'VALIDATION', /mood/);
+      expectError(
+        await ws.member.post('/api/v1/scores', { sourceType: 'trace', sourceId: 'x', label: 'y', value: true, weight: 2 }),
+        400,
+        'VALIDATION',
+        /weight/,
+      );
+      expectError(
+        await ws.member.post('/api/v1/scores', { sourceType: 'trace', sourceId: 'x', label: 'y', value: true, metadata: { identityId: 'u', mood: 'ok' } }),
+        400,
+        'VALIDATION',
+        /mood/,
+      );
       expectError(await ws.admin.get('/api/v1/labels?colour=1'), 400, 'VALIDATION', /colour/);
     });
   });
@@ -106,7 +127,12 @@ describe('bad input', () => {
       expectError(await ws.admin.post('/api/v1/users', { email: `u-${uid()}@example.com`, name: 'U', role: 'owner' }), 400, 'VALIDATION', /role/);
       expectError(await ws.member.post('/api/v1/scores', { sourceType: 'trace', sourceId: 'x', label: 'y', value: { up: true } }), 400, 'VALIDATION', /value/);
       expectError(await ws.member.post('/api/v1/scores', { sourceType: 'trace', sourceId: 7, label: 'y', value: true }), 400, 'VALIDATION', /sourceId/);
-      expectError(await ws.member.post('/api/v1/scores', { sourceType: 'trace', sourceId: 'x', label: 'y', value: true, scoreSource: 'robot' }), 400, 'VALIDATION', /scoreSource/);
+      expectError(
+        await ws.member.post('/api/v1/scores', { sourceType: 'trace', sourceId: 'x', label: 'y', value: true, scoreSource: 'robot' }),
+        400,
+        'VALIDATION',
+        /scoreSource/,
+      );
       expectError(await ws.admin.post('/api/v1/workspaces', { name: ['x'] }), 400, 'VALIDATION', /name/);
       expectError(await ws.admin.get('/api/v1/labels?limit=abc'), 400, 'VALIDATION', /limit/);
     });
@@ -158,7 +184,14 @@ describe('bad input', () => {
     expect((await ws.admin.post('/api/v1/labels', { key, name: key, type: 'thumbs' })).status).toBe(201);
     const sourceId = `trace-${uid()}`;
     await ws.admin.post('/api/v1/sources', [{ type: 'trace', id: sourceId }]);
-    const entries = Array.from({ length: 300 }, (_, i) => ({ sourceType: 'trace', sourceId, label: key, value: true, notes: 'n'.repeat(4000), metadata: { identityId: `u-${i}` } }));
+    const entries = Array.from({ length: 300 }, (_, i) => ({
+      sourceType: 'trace',
+      sourceId,
+      label: key,
+      value: true,
+      notes: 'n'.repeat(4000),
+      metadata: { identityId: `u-${i}` },
+    }));
     expect(JSON.stringify(entries).length).toBeGreaterThan(MB);
     const res = await system.as(svc.body.key).post('/api/v1/scores/bulk', entries);
     expect(res.status).toBe(200);
@@ -269,7 +302,10 @@ describe('GET /api/v1/openapi.json', () => {
     expect(refs.length).toBeGreaterThan(0);
     for (const ref of new Set(refs)) {
       if (!ref.startsWith('#/components/')) continue; // local $defs of an inline JSON Schema resolve within it
-      const target = ref.slice(2).split('/').reduce<any>((node, part) => node?.[part], doc);
+      const target = ref
+        .slice(2)
+        .split('/')
+        .reduce<any>((node, part) => node?.[part], doc);
       expect(target, ref).toBeDefined();
     }
   });
@@ -286,7 +322,11 @@ describe('dependencies down', () => {
     system = await startTestSystem({ worker: false });
     ws = await createWorkspaceFixture(system);
     consoleError = vi.spyOn(console, 'error').mockImplementation(() => undefined);
-    quiet.push(consoleError, vi.spyOn(console, 'log').mockImplementation(() => undefined), vi.spyOn(console, 'warn').mockImplementation(() => undefined));
+    quiet.push(
+      consoleError,
+      vi.spyOn(console, 'log').mockImplementation(() => undefined),
+      vi.spyOn(console, 'warn').mockImplementation(() => undefined),
+    );
   });
   afterAll(async () => {
     for (const spy of quiet) spy.mockRestore();

@@ -85,36 +85,54 @@ describe('the human-review (trace/span annotation) API', () => {
   describe('the documented examples, sent as the cURL bodies are written', () => {
     it('adds a quality rating', async () => {
       const { traceId, spanId } = await newSpan();
-      const res = await curl('POST', traceId, spanId, `{
+      const res = await curl(
+        'POST',
+        traceId,
+        spanId,
+        `{
               "annotations": [
                 {
                   "key": "rating",
                   "value": "good"
                 }
               ]
-            }`);
+            }`,
+      );
       expect(res.status).toBe(200);
       expect(res.body).toEqual({ success: true, annotations: [{ id: expect.any(String), key: 'rating', value: 'good' }] });
       const scores = await scoresOn(spanId);
       expect(scores).toHaveLength(1);
       expect(scores[0]).toMatchObject({
         id: res.body.annotations[0].id,
-        sourceType: 'observation_span', sourceId: spanId, labelKey: 'rating', labelVersion: 1, value: 'good',
-        annotatorId: servicePrincipalId, principalId: servicePrincipalId, scoreSource: 'human',
-        queueItemId: null, round: null, metadata: {},
+        sourceType: 'observation_span',
+        sourceId: spanId,
+        labelKey: 'rating',
+        labelVersion: 1,
+        value: 'good',
+        annotatorId: servicePrincipalId,
+        principalId: servicePrincipalId,
+        scoreSource: 'human',
+        queueItemId: null,
+        round: null,
+        metadata: {},
       });
     });
 
     it('adds multiple defects to an array-type (multiChoice) human review', async () => {
       const { traceId, spanId } = await newSpan();
-      const res = await curl('POST', traceId, spanId, `{
+      const res = await curl(
+        'POST',
+        traceId,
+        spanId,
+        `{
               "annotations": [
                 {
                   "key": "defects",
                   "value": ["grammatical", "spelling", "ambiguity"]
                 }
               ]
-            }`);
+            }`,
+      );
       expect(res.status).toBe(200);
       expect(res.body.annotations).toEqual([{ id: expect.any(String), key: 'defects', value: ['grammatical', 'spelling', 'ambiguity'] }]);
       expect(await valuesOn(spanId, servicePrincipalId)).toEqual({ defects: ['grammatical', 'spelling', 'ambiguity'] });
@@ -124,7 +142,11 @@ describe('the human-review (trace/span annotation) API', () => {
 
     it('adds a numeric score (0.95 on a 0.01 grid) attributed to metadata.identityId', async () => {
       const { traceId, spanId } = await newSpan();
-      const res = await curl('POST', traceId, spanId, `{
+      const res = await curl(
+        'POST',
+        traceId,
+        spanId,
+        `{
               "annotations": [
                 {
                   "key": "confidence_score",
@@ -134,13 +156,17 @@ describe('the human-review (trace/span annotation) API', () => {
               "metadata": {
                 "identityId": "user-123"
               }
-            }`);
+            }`,
+      );
       expect(res.status).toBe(200);
       expect(res.body.annotations).toEqual([{ id: expect.any(String), key: 'confidence_score', value: 0.95 }]);
       const scores = await scoresOn(spanId);
       expect(scores).toHaveLength(1);
       expect(scores[0]).toMatchObject({
-        labelKey: 'confidence_score', value: 0.95, annotatorId: 'user-123', principalId: servicePrincipalId,
+        labelKey: 'confidence_score',
+        value: 0.95,
+        annotatorId: 'user-123',
+        principalId: servicePrincipalId,
         metadata: { identityId: 'user-123' },
       });
       const row = await system.db('scores').where({ id: scores[0].id }).first();
@@ -149,14 +175,19 @@ describe('the human-review (trace/span annotation) API', () => {
 
     it('adds a text correction', async () => {
       const { traceId, spanId } = await newSpan();
-      const res = await curl('POST', traceId, spanId, `{
+      const res = await curl(
+        'POST',
+        traceId,
+        spanId,
+        `{
               "annotations": [
                 {
                   "key": "correction",
                   "value": "The correct answer should emphasize scalability and fault tolerance."
                 }
               ]
-            }`);
+            }`,
+      );
       expect(res.status).toBe(200);
       expect(await valuesOn(spanId, servicePrincipalId)).toEqual({
         correction: 'The correct answer should emphasize scalability and fault tolerance.',
@@ -165,7 +196,11 @@ describe('the human-review (trace/span annotation) API', () => {
 
     it('batch-adds multiple annotations', async () => {
       const { traceId, spanId } = await newSpan();
-      const res = await curl('POST', traceId, spanId, `{
+      const res = await curl(
+        'POST',
+        traceId,
+        spanId,
+        `{
               "annotations": [
                 {
                   "key": "rating",
@@ -180,13 +215,18 @@ describe('the human-review (trace/span annotation) API', () => {
                   "value": ["helpful", "accurate", "concise"]
                 }
               ]
-            }`);
+            }`,
+      );
       expect(res.status).toBe(200);
       expect(res.body.annotations.map((a: { key: string; value: unknown }) => [a.key, a.value])).toEqual([
-        ['rating', 'good'], ['confidence_score', 0.92], ['categories', ['helpful', 'accurate', 'concise']],
+        ['rating', 'good'],
+        ['confidence_score', 0.92],
+        ['categories', ['helpful', 'accurate', 'concise']],
       ]);
       expect(await valuesOn(spanId, servicePrincipalId)).toEqual({
-        rating: 'good', confidence_score: 0.92, categories: ['helpful', 'accurate', 'concise'],
+        rating: 'good',
+        confidence_score: 0.92,
+        categories: ['helpful', 'accurate', 'concise'],
       });
     });
 
@@ -201,16 +241,24 @@ describe('the human-review (trace/span annotation) API', () => {
       });
       expect(mine.status).toBe(200);
       const endUser = await service.post(annotationPath(traceId, spanId), {
-        annotations: [{ key: 'rating', value: 'bad' }, { key: 'defects', value: ['hallucination'] }],
+        annotations: [
+          { key: 'rating', value: 'bad' },
+          { key: 'defects', value: ['hallucination'] },
+        ],
         metadata: { identityId: 'user-123' },
       });
       expect(endUser.status).toBe(200);
       const adminOwn = await ws.admin.post(annotationPath(traceId, spanId), { annotations: [{ key: 'rating', value: 'good' }] });
       expect(adminOwn.status).toBe(200);
 
-      const res = await curl('DELETE', traceId, spanId, `{
+      const res = await curl(
+        'DELETE',
+        traceId,
+        spanId,
+        `{
               "keys": ["rating", "defects"]
-            }`);
+            }`,
+      );
       expect(res.status).toBe(200);
       expect(res.body).toEqual({ success: true });
 
@@ -270,9 +318,17 @@ describe('the human-review (trace/span annotation) API', () => {
     it('404 for an unknown key in a batch, writing none of the valid ones', async () => {
       const { traceId, spanId } = await newSpan();
       const before = await scoreRowCount();
-      const res = await curl('POST', traceId, spanId, JSON.stringify({
-        annotations: [{ key: 'rating', value: 'good' }, { key: 'helpfulness', value: 'yes' }],
-      }));
+      const res = await curl(
+        'POST',
+        traceId,
+        spanId,
+        JSON.stringify({
+          annotations: [
+            { key: 'rating', value: 'good' },
+            { key: 'helpfulness', value: 'yes' },
+          ],
+        }),
+      );
       expect(res.status).toBe(404);
       expect(res.body).toEqual({
         error: { code: 'NOT_FOUND', message: `The human review with key "helpfulness" for workspace ${ws.workspaceId} was not found.` },
@@ -377,14 +433,19 @@ describe('the human-review (trace/span annotation) API', () => {
     it('a batch with one invalid annotation writes nothing (all-or-nothing)', async () => {
       const { traceId, spanId } = await newSpan();
       const before = await scoreRowCount();
-      const res = await curl('POST', traceId, spanId, JSON.stringify({
-        annotations: [
-          { key: 'rating', value: 'good' },
-          { key: 'confidence_score', value: 0.92 },
-          { key: 'defects', value: ['grammatical', 'typo'] },
-        ],
-        metadata: { identityId: 'user-123' },
-      }));
+      const res = await curl(
+        'POST',
+        traceId,
+        spanId,
+        JSON.stringify({
+          annotations: [
+            { key: 'rating', value: 'good' },
+            { key: 'confidence_score', value: 0.92 },
+            { key: 'defects', value: ['grammatical', 'typo'] },
+          ],
+          metadata: { identityId: 'user-123' },
+        }),
+      );
       expect(res.status).toBe(400);
       expect(res.body).toEqual({
         error: { code: 'VALIDATION', message: `Invalid value: typo. Valid options are: ${DEFECTS.join(', ')}.` },
@@ -446,21 +507,33 @@ describe('the human-review (trace/span annotation) API', () => {
 
     it('accepts metadata in snake_case (identity_id, reviewer_id) like camelCase', async () => {
       const { traceId, spanId } = await newSpan();
-      const res = await curl('POST', traceId, spanId, JSON.stringify({
-        annotations: [{ key: 'rating', value: 'bad' }],
-        metadata: { identity_id: 'user-snake', reviewer_id: 'rev-9', source: 'widget' },
-      }));
+      const res = await curl(
+        'POST',
+        traceId,
+        spanId,
+        JSON.stringify({
+          annotations: [{ key: 'rating', value: 'bad' }],
+          metadata: { identity_id: 'user-snake', reviewer_id: 'rev-9', source: 'widget' },
+        }),
+      );
       expect(res.status).toBe(200);
       const [score] = await scoresOn(spanId);
       expect(score).toMatchObject({
-        annotatorId: 'user-snake', principalId: servicePrincipalId, value: 'bad',
+        annotatorId: 'user-snake',
+        principalId: servicePrincipalId,
+        value: 'bad',
         metadata: { identityId: 'user-snake', reviewerId: 'rev-9', source: 'widget' },
       });
 
-      const camel = await curl('POST', traceId, spanId, JSON.stringify({
-        annotations: [{ key: 'rating', value: 'good' }],
-        metadata: { identityId: 'user-snake', reviewerId: 'rev-9', source: 'widget' },
-      }));
+      const camel = await curl(
+        'POST',
+        traceId,
+        spanId,
+        JSON.stringify({
+          annotations: [{ key: 'rating', value: 'good' }],
+          metadata: { identityId: 'user-snake', reviewerId: 'rev-9', source: 'widget' },
+        }),
+      );
       expect(camel.status).toBe(200);
       const after = await scoresOn(spanId);
       expect(after).toHaveLength(1); // the same identity: replaced, not added
@@ -481,7 +554,13 @@ describe('the human-review (trace/span annotation) API', () => {
       });
       expect(await scoresOn(spanId)).toEqual([]);
       // Naming itself is fine.
-      const self = await curl('POST', traceId, spanId, JSON.stringify({ annotations: [{ key: 'rating', value: 'good' }], metadata: { identityId: ws.memberId } }), ws.memberKey);
+      const self = await curl(
+        'POST',
+        traceId,
+        spanId,
+        JSON.stringify({ annotations: [{ key: 'rating', value: 'good' }], metadata: { identityId: ws.memberId } }),
+        ws.memberKey,
+      );
       expect(self.status).toBe(200);
       expect(await valuesOn(spanId, ws.memberId)).toEqual({ rating: 'good' });
     });
@@ -520,7 +599,9 @@ describe('the human-review (trace/span annotation) API', () => {
       });
 
       expect(await valuesOn(spanId, 'user-123')).toEqual({
-        rating: 'good', defects: ['grammatical', 'spelling', 'ambiguity'], confidence_score: 0.95,
+        rating: 'good',
+        defects: ['grammatical', 'spelling', 'ambiguity'],
+        confidence_score: 0.95,
       });
       expect(await valuesOn(spanId, servicePrincipalId)).toEqual({
         correction: 'The correct answer should emphasize scalability and fault tolerance.',
@@ -539,9 +620,10 @@ describe('the human-review (trace/span annotation) API', () => {
     it('the TypeScript SDK surfaces the documented errors with their status and body', async () => {
       const { traceId, spanId } = await newSpan();
       const orq = new Orq({ apiKey: serviceKey, serverURL: system.url });
-      const error = await orq.annotations
-        .create({ traceId, spanId, requestBody: { annotations: [{ key: 'rating', value: 'poor' }] } })
-        .then(() => undefined, (e: unknown) => e);
+      const error = await orq.annotations.create({ traceId, spanId, requestBody: { annotations: [{ key: 'rating', value: 'poor' }] } }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(error).toBeInstanceOf(OrqError);
       expect((error as OrqError).statusCode).toBe(400);
       expect(JSON.parse((error as OrqError).body)).toEqual({
@@ -550,7 +632,10 @@ describe('the human-review (trace/span annotation) API', () => {
 
       const missing = await orq.annotations
         .create({ traceId: `trace-${uid()}`, spanId, requestBody: { annotations: [{ key: 'rating', value: 'good' }] } })
-        .then(() => undefined, (e: unknown) => e);
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
       expect((missing as OrqError).statusCode).toBe(404);
       expect(JSON.parse((missing as OrqError).body).error.message).toBe(`Span with id ${spanId} for workspace ${ws.workspaceId} was not found.`);
       expect(await scoresOn(spanId)).toEqual([]);
@@ -566,7 +651,10 @@ describe('the human-review (trace/span annotation) API', () => {
         method: 'POST',
         headers,
         body: JSON.stringify({
-          annotations: [{ key: 'confidence_score', value: 0.95 }, { key: 'rating', value: 'good' }],
+          annotations: [
+            { key: 'confidence_score', value: 0.95 },
+            { key: 'rating', value: 'good' },
+          ],
           metadata: { identity_id: 'user-123' },
         }),
       });

@@ -32,7 +32,13 @@ describe('labels over HTTP', () => {
       const res = await ws.admin.post('/api/v1/labels', { key, name: 'Rating', type: 'categorical', settings: { options: ['good', 'bad'] } });
       expect(res.status).toBe(201);
       expect(res.body).toMatchObject({
-        key, name: 'Rating', description: '', type: 'categorical', allowNotes: true, version: 1, archived: false,
+        key,
+        name: 'Rating',
+        description: '',
+        type: 'categorical',
+        allowNotes: true,
+        version: 1,
+        archived: false,
         settings: { options: ['good', 'bad'], multiChoice: false },
       });
       expect(res.body.id).toMatch(/^[0-9a-f-]{36}$/);
@@ -42,7 +48,12 @@ describe('labels over HTTP', () => {
     });
 
     it('creates a multiChoice categorical label', async () => {
-      const body = await createLabel({ key: `defects_${uid()}`, name: 'Defects', type: 'categorical', settings: { options: ['grammatical', 'spelling', 'ambiguity'], multiChoice: true } });
+      const body = await createLabel({
+        key: `defects_${uid()}`,
+        name: 'Defects',
+        type: 'categorical',
+        settings: { options: ['grammatical', 'spelling', 'ambiguity'], multiChoice: true },
+      });
       expect(body.settings).toEqual({ options: ['grammatical', 'spelling', 'ambiguity'], multiChoice: true });
     });
 
@@ -167,7 +178,7 @@ describe('labels over HTTP', () => {
       expect(byKey.body).toEqual(created);
     });
 
-    it('answers 404 for an unknown label and for another workspace\'s label', async () => {
+    it("answers 404 for an unknown label and for another workspace's label", async () => {
       const missing = await ws.admin.get(`/api/v1/labels/nope_${uid()}`);
       expect(missing.status).toBe(404);
       expect(missing.body.error.code).toBe('NOT_FOUND');
@@ -202,7 +213,9 @@ describe('labels over HTTP', () => {
       expect(live.body.data.map((l: { key: string }) => l.key)).toEqual(['l1', 'l3']);
       const withArchived = await fresh.admin.get('/api/v1/labels?includeArchived=true');
       expect(withArchived.body.data.map((l: { key: string; archived: boolean }) => [l.key, l.archived])).toEqual([
-        ['l1', false], ['l2', true], ['l3', false],
+        ['l1', false],
+        ['l2', true],
+        ['l3', false],
       ]);
       const explicitFalse = await fresh.admin.get('/api/v1/labels?includeArchived=false');
       expect(explicitFalse.body.data).toHaveLength(2);
@@ -234,7 +247,12 @@ describe('labels over HTTP', () => {
     });
 
     it('merges a settings change into the stored settings and bumps the version', async () => {
-      const created = await createLabel({ key: `merge_${uid()}`, name: 'Merge', type: 'numeric', settings: { min: 0, max: 1, step: 0.01, display: 'buttons' } });
+      const created = await createLabel({
+        key: `merge_${uid()}`,
+        name: 'Merge',
+        type: 'numeric',
+        settings: { min: 0, max: 1, step: 0.01, display: 'buttons' },
+      });
       const res = await ws.admin.patch(`/api/v1/labels/${created.key}`, { settings: { max: 5 } });
       expect(res.status).toBe(200);
       expect(res.body.settings).toEqual({ min: 0, max: 5, step: 0.01, display: 'buttons' });
@@ -299,7 +317,7 @@ describe('labels over HTTP', () => {
       expect(await labelRow(created.id)).toEqual(before);
     });
 
-    it('answers 409 when renaming the key onto another label\'s key', async () => {
+    it("answers 409 when renaming the key onto another label's key", async () => {
       const a = await createLabel({ key: `a_${uid()}`, name: 'A', type: 'thumbs' });
       const b = await createLabel({ key: `b_${uid()}`, name: 'B', type: 'thumbs' });
       const res = await ws.admin.patch(`/api/v1/labels/${b.id}`, { key: a.key });

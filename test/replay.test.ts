@@ -5,7 +5,10 @@ import { describe, expect, inject, it } from 'vitest';
 
 /** Every committed history must replay on today's workflow code: a non-deterministic change fails here. */
 const dir = path.join(import.meta.dirname, 'histories');
-const files = fs.readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
+const files = fs
+  .readdirSync(dir)
+  .filter((f) => f.endsWith('.json'))
+  .sort();
 
 describe('replay of recorded item workflow histories', () => {
   it('has the recorded paths', () => {

@@ -12,7 +12,10 @@ function expectError(res: HttpResult, status: number, code: string, message?: Re
 }
 
 async function scoreRows(system: TestSystem, workspaceId: string, where: Record<string, unknown> = {}) {
-  return system.db('scores').where({ workspace_id: workspaceId, ...where }).orderBy('id');
+  return system
+    .db('scores')
+    .where({ workspace_id: workspaceId, ...where })
+    .orderBy('id');
 }
 
 async function createLabel(admin: ApiClient, body: Record<string, unknown>) {
@@ -24,7 +27,10 @@ async function createLabel(admin: ApiClient, body: Record<string, unknown>) {
 
 async function createTraces(admin: ApiClient, n: number, type = 'trace'): Promise<string[]> {
   const ids = Array.from({ length: n }, () => `${type}-${uid()}`);
-  const res = await admin.post('/api/v1/sources', ids.map((id) => ({ type, id, input: `in ${id}`, output: `out ${id}` })));
+  const res = await admin.post(
+    '/api/v1/sources',
+    ids.map((id) => ({ type, id, input: `in ${id}`, output: `out ${id}` })),
+  );
   if (res.status !== 200 || res.body.added.length !== n) throw new Error(`sources: ${res.status} ${JSON.stringify(res.body)}`);
   return ids;
 }
@@ -136,18 +142,39 @@ describe('POST /api/v1/scores', () => {
     expect(again.status).toBe(200);
     expect(again.body).toMatchObject({ id: a.body.id, value: false, annotatorId: u1 });
 
-    const rows = await system.db('scores as s').join('sources as src', 'src.id', 's.source_id').where('src.external_id', sourceId).select('s.annotator_id', 's.value');
-    expect(rows.map((r) => [r.annotator_id, r.value]).sort()).toEqual([[u1, false], [u2, false]].sort());
+    const rows = await system
+      .db('scores as s')
+      .join('sources as src', 'src.id', 's.source_id')
+      .where('src.external_id', sourceId)
+      .select('s.annotator_id', 's.value');
+    expect(rows.map((r) => [r.annotator_id, r.value]).sort()).toEqual(
+      [
+        [u1, false],
+        [u2, false],
+      ].sort(),
+    );
   });
 
   it('forbids a user key to score on behalf of another identity, and writes nothing', async () => {
     const [sourceId] = await createTraces(ws.admin, 1);
     const before = (await scoreRows(system, ws.workspaceId)).length;
-    const res = await ws.member.post('/api/v1/scores', { sourceType: 'trace', sourceId, label: thumbs.key, value: true, metadata: { identityId: `someone-${uid()}` } });
+    const res = await ws.member.post('/api/v1/scores', {
+      sourceType: 'trace',
+      sourceId,
+      label: thumbs.key,
+      value: true,
+      metadata: { identityId: `someone-${uid()}` },
+    });
     expectError(res, 403, 'FORBIDDEN', /identityId/);
     expect((await scoreRows(system, ws.workspaceId)).length).toBe(before);
     // Naming itself is allowed.
-    const self = await ws.member.post('/api/v1/scores', { sourceType: 'trace', sourceId, label: thumbs.key, value: true, metadata: { identityId: ws.memberId } });
+    const self = await ws.member.post('/api/v1/scores', {
+      sourceType: 'trace',
+      sourceId,
+      label: thumbs.key,
+      value: true,
+      metadata: { identityId: ws.memberId },
+    });
     expect(self.status).toBe(201);
     expect(self.body.annotatorId).toBe(ws.memberId);
   });
@@ -156,7 +183,13 @@ describe('POST /api/v1/scores', () => {
     const [sourceId] = await createTraces(ws.admin, 1);
     const own = await ws.member.post('/api/v1/scores', { sourceType: 'trace', sourceId, label: thumbs.key, value: true });
     expect(own.status).toBe(201);
-    const res = await service.client.post('/api/v1/scores', { sourceType: 'trace', sourceId, label: thumbs.key, value: false, metadata: { identityId: ws.memberId } });
+    const res = await service.client.post('/api/v1/scores', {
+      sourceType: 'trace',
+      sourceId,
+      label: thumbs.key,
+      value: false,
+      metadata: { identityId: ws.memberId },
+    });
     expectError(res, 403, 'FORBIDDEN', /external identity/);
     const rows = await system.db('scores').where({ id: own.body.id });
     expect(rows[0].value).toBe(true);
@@ -167,7 +200,13 @@ describe('POST /api/v1/scores', () => {
     const [s1, s2, s3] = await createTraces(ws.admin, 3);
     const human = await ws.member.post('/api/v1/scores', { sourceType: 'trace', sourceId: s1, label: thumbs.key, value: true });
     const api = await service.client.post('/api/v1/scores', { sourceType: 'trace', sourceId: s2, label: thumbs.key, value: true });
-    const automation = await service.client.post('/api/v1/scores', { sourceType: 'trace', sourceId: s3, label: thumbs.key, value: true, scoreSource: 'automation' });
+    const automation = await service.client.post('/api/v1/scores', {
+      sourceType: 'trace',
+      sourceId: s3,
+      label: thumbs.key,
+      value: true,
+      scoreSource: 'automation',
+    });
     expect([human.body.scoreSource, api.body.scoreSource, automation.body.scoreSource]).toEqual(['human', 'api', 'automation']);
     expect(api.body.annotatorId).toBe(service.principalId);
     const rows = await system.db('scores').whereIn('id', [human.body.id, api.body.id, automation.body.id]).orderBy('id');
@@ -177,9 +216,19 @@ describe('POST /api/v1/scores', () => {
   it('answers 404 for an unknown label and for an unknown source, and writes nothing', async () => {
     const [sourceId] = await createTraces(ws.admin, 1);
     const before = (await scoreRows(system, ws.workspaceId)).length;
-    expectError(await ws.member.post('/api/v1/scores', { sourceType: 'trace', sourceId, label: 'no-such-label', value: true }), 404, 'NOT_FOUND', /Label no-such-label/);
+    expectError(
+      await ws.member.post('/api/v1/scores', { sourceType: 'trace', sourceId, label: 'no-such-label', value: true }),
+      404,
+      'NOT_FOUND',
+      /Label no-such-label/,
+    );
     expectError(await ws.member.post('/api/v1/scores', { sourceType: 'trace', sourceId, label: randomUUID(), value: true }), 404, 'NOT_FOUND', /Label/);
-    expectError(await ws.member.post('/api/v1/scores', { sourceType: 'trace', sourceId: 'no-such-trace', label: thumbs.key, value: true }), 404, 'NOT_FOUND', /Source trace\/no-such-trace/);
+    expectError(
+      await ws.member.post('/api/v1/scores', { sourceType: 'trace', sourceId: 'no-such-trace', label: thumbs.key, value: true }),
+      404,
+      'NOT_FOUND',
+      /Source trace\/no-such-trace/,
+    );
     // The same external id under another type is another source.
     expectError(await ws.member.post('/api/v1/scores', { sourceType: 'dataset_row', sourceId, label: thumbs.key, value: true }), 404, 'NOT_FOUND', /Source/);
     expect((await scoreRows(system, ws.workspaceId)).length).toBe(before);
@@ -240,7 +289,10 @@ describe('POST /api/v1/scores/bulk', () => {
       { sourceType: 'trace', sourceId: s3, label: label.key, value: 4 }, // 7 added
     ]);
     expect(res.status).toBe(200);
-    expect(res.body.added).toEqual([{ index: 0, id: expect.any(String) }, { index: 7, id: expect.any(String) }]);
+    expect(res.body.added).toEqual([
+      { index: 0, id: expect.any(String) },
+      { index: 7, id: expect.any(String) },
+    ]);
     expect(res.body.duplicates).toEqual([{ index: 2, firstIndex: 0 }]);
     expect(res.body.errors).toEqual([
       { index: 1, code: 'VALIDATION', message: 'Value 9 is out of range [0, 5].' },
@@ -252,10 +304,19 @@ describe('POST /api/v1/scores/bulk', () => {
 
     const rows = await scoreRows(system, ws.workspaceId);
     expect(rows.length).toBe(before + 2);
-    const written = await system.db('scores').whereIn('id', res.body.added.map((a: { id: string }) => a.id)).orderBy('id');
+    const written = await system
+      .db('scores')
+      .whereIn(
+        'id',
+        res.body.added.map((a: { id: string }) => a.id),
+      )
+      .orderBy('id');
     expect(written.map((r) => r.value_number).sort()).toEqual([1, 4]);
     // Nothing was written for s2 (both its entries were invalid).
-    const forS2 = await system.db('scores as s').join('sources as src', 'src.id', 's.source_id').where({ 'src.external_id': s2, 's.workspace_id': ws.workspaceId });
+    const forS2 = await system
+      .db('scores as s')
+      .join('sources as src', 'src.id', 's.source_id')
+      .where({ 'src.external_id': s2, 's.workspace_id': ws.workspaceId });
     expect(forS2).toHaveLength(0);
   });
 
@@ -285,7 +346,13 @@ describe('POST /api/v1/scores/bulk', () => {
   it('accepts exactly 1000 entries', async () => {
     const svc = await serviceKey(ws);
     const [s1] = await createTraces(ws.admin, 1);
-    const entries = Array.from({ length: 1000 }, (_, i) => ({ sourceType: 'trace', sourceId: s1, label: label.key, value: i % 6, metadata: { identityId: `end-user-${i}` } }));
+    const entries = Array.from({ length: 1000 }, (_, i) => ({
+      sourceType: 'trace',
+      sourceId: s1,
+      label: label.key,
+      value: i % 6,
+      metadata: { identityId: `end-user-${i}` },
+    }));
     const res = await system.as(svc.key).post('/api/v1/scores/bulk', entries);
     expect(res.status).toBe(200);
     expect(res.body.added).toHaveLength(1000);
@@ -297,7 +364,13 @@ describe('POST /api/v1/scores/bulk', () => {
     const svc = await serviceKey(ws);
     const [s1] = await createTraces(ws.admin, 1);
     const before = (await scoreRows(system, ws.workspaceId)).length;
-    const entries = Array.from({ length: 1001 }, (_, i) => ({ sourceType: 'trace', sourceId: s1, label: label.key, value: 1, metadata: { identityId: `u-${i}` } }));
+    const entries = Array.from({ length: 1001 }, (_, i) => ({
+      sourceType: 'trace',
+      sourceId: s1,
+      label: label.key,
+      value: 1,
+      metadata: { identityId: `u-${i}` },
+    }));
     const res = await system.as(svc.key).post('/api/v1/scores/bulk', entries);
     expectError(res, 400, 'VALIDATION', /1000/);
     expect((await scoreRows(system, ws.workspaceId)).length).toBe(before);
@@ -485,7 +558,7 @@ describe('DELETE /api/v1/scores/{id}', () => {
     expectError(await ws.member.delete(`/api/v1/scores/${id}`), 404, 'NOT_FOUND');
   });
 
-  it('lets an admin delete a member\'s score', async () => {
+  it("lets an admin delete a member's score", async () => {
     const { id } = await scoreAs(ws.member);
     expect((await ws.admin.delete(`/api/v1/scores/${id}`)).status).toBe(204);
     expect(await listedIds()).not.toContain(id);

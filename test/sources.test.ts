@@ -14,7 +14,11 @@ describe('sources', () => {
   let system: TestSystem;
   let ws: Fixture;
 
-  const sourceRows = (where: Record<string, unknown> = {}) => system.db('sources').where({ workspace_id: ws.workspaceId, ...where }).orderBy('external_id');
+  const sourceRows = (where: Record<string, unknown> = {}) =>
+    system
+      .db('sources')
+      .where({ workspace_id: ws.workspaceId, ...where })
+      .orderBy('external_id');
   const countRows = async () => (await sourceRows()).length;
 
   beforeAll(async () => {
@@ -156,7 +160,10 @@ describe('sources', () => {
       name: 'generate answer',
       input: { prompt: 'What is 2+2?', temperature: 0.2 },
       output: 'Four.',
-      messages: [{ role: 'user', content: 'What is 2+2?' }, { role: 'assistant', content: 'Four.' }],
+      messages: [
+        { role: 'user', content: 'What is 2+2?' },
+        { role: 'assistant', content: 'Four.' },
+      ],
       attributes: { model: 'gpt-x', tokens: 12 },
       metadata: { env: 'prod' },
     };
@@ -172,12 +179,26 @@ describe('sources', () => {
     await ws.member.post('/api/v1/sources', [{ type: 'dataset_row', id: row }]);
     const res = await ws.member.get(`/api/v1/sources/dataset_row/${row}`);
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ type: 'dataset_row', id: row, traceId: null, sessionId: null, name: null, input: null, output: null, messages: null, attributes: {}, metadata: {} });
+    expect(res.body).toMatchObject({
+      type: 'dataset_row',
+      id: row,
+      traceId: null,
+      sessionId: null,
+      name: null,
+      input: null,
+      output: null,
+      messages: null,
+      attributes: {},
+      metadata: {},
+    });
   });
 
   it('keeps sources of different types with the same id apart', async () => {
     const id = `shared-${uid()}`;
-    const res = await ws.member.post('/api/v1/sources', [{ type: 'trace', id, output: 'trace' }, { type: 'dataset_row', id, output: 'row' }]);
+    const res = await ws.member.post('/api/v1/sources', [
+      { type: 'trace', id, output: 'trace' },
+      { type: 'dataset_row', id, output: 'row' },
+    ]);
     expect(res.body.added).toHaveLength(2);
     expect((await ws.member.get(`/api/v1/sources/trace/${id}`)).body.output).toBe('trace');
     expect((await ws.member.get(`/api/v1/sources/dataset_row/${id}`)).body.output).toBe('row');
@@ -192,11 +213,17 @@ describe('sources', () => {
   });
 
   it('accepts exactly 1000 entries and refuses 1001 with 400, writing nothing', async () => {
-    const ok = await ws.member.post('/api/v1/sources', Array.from({ length: 1000 }, (_, i) => ({ type: 'dataset_row', id: `bulk-${uid()}-${i}` })));
+    const ok = await ws.member.post(
+      '/api/v1/sources',
+      Array.from({ length: 1000 }, (_, i) => ({ type: 'dataset_row', id: `bulk-${uid()}-${i}` })),
+    );
     expect(ok.status).toBe(200);
     expect(ok.body.added).toHaveLength(1000);
     const before = await countRows();
-    const tooMany = await ws.member.post('/api/v1/sources', Array.from({ length: 1001 }, (_, i) => ({ type: 'dataset_row', id: `over-${uid()}-${i}` })));
+    const tooMany = await ws.member.post(
+      '/api/v1/sources',
+      Array.from({ length: 1001 }, (_, i) => ({ type: 'dataset_row', id: `over-${uid()}-${i}` })),
+    );
     expectError(tooMany, 400, 'VALIDATION', /1000/);
     expect(await countRows()).toBe(before);
   });

@@ -12,8 +12,10 @@ describe('workflow code boundaries', () => {
     const imports = [...source.matchAll(/^import\s+(type\s+)?[^;]*?from\s+'([^']+)'/gms)].map((m) => ({ typeOnly: Boolean(m[1]), from: m[2]! }));
     for (const { typeOnly, from } of imports) {
       const allowed =
-        from === '@temporalio/workflow' || from === '@temporalio/common' ||
-        from.startsWith('../domain/') || from.startsWith('./') ||
+        from === '@temporalio/workflow' ||
+        from === '@temporalio/common' ||
+        from.startsWith('../domain/') ||
+        from.startsWith('./') ||
         (typeOnly && from.startsWith('../activities/'));
       expect(allowed, `${file} imports ${typeOnly ? 'type ' : ''}${from}`).toBe(true);
     }

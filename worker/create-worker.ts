@@ -8,7 +8,10 @@ export const workflowsPath = require.resolve('../workflows/index.ts');
 
 /** Bundles the workflow code once; tests share one bundle across files. */
 export async function bundleWorkflows(): Promise<WorkflowBundle> {
-  return bundleWorkflowCode({ workflowsPath, logger: { log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined, warn: console.warn, error: console.error } });
+  return bundleWorkflowCode({
+    workflowsPath,
+    logger: { log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined, warn: console.warn, error: console.error },
+  });
 }
 
 export interface WorkerOptions extends ActivityDeps {

@@ -12,7 +12,10 @@ export const SEARCH_ATTRIBUTE_KEYS = {
   assignees: defineSearchAttributeKey('QuorumAssignees', 'KEYWORD_LIST'),
 } as const;
 
-export const SEARCH_ATTRIBUTES = Object.fromEntries(Object.values(SEARCH_ATTRIBUTE_KEYS).map((k) => [k.name, k.type])) as Record<string, 'KEYWORD' | 'KEYWORD_LIST'>;
+export const SEARCH_ATTRIBUTES = Object.fromEntries(Object.values(SEARCH_ATTRIBUTE_KEYS).map((k) => [k.name, k.type])) as Record<
+  string,
+  'KEYWORD' | 'KEYWORD_LIST'
+>;
 
 export const itemWorkflowId = (itemId: string) => `item-${itemId}`;
 

@@ -48,7 +48,13 @@ const { persistItem, claimTurn } = proxyActivities<Activities>({
 type PersistInput = Parameters<Activities['persistItem']>[0];
 
 function asFailure(error: unknown): never {
-  if (error instanceof DomainError) throw ApplicationFailure.create({ type: error.code, message: error.message, details: error.details === undefined ? [] : [error.details], nonRetryable: true });
+  if (error instanceof DomainError)
+    throw ApplicationFailure.create({
+      type: error.code,
+      message: error.message,
+      details: error.details === undefined ? [] : [error.details],
+      nonRetryable: true,
+    });
   throw error;
 }
 
@@ -136,7 +142,8 @@ export async function itemWorkflow(input: ItemWorkflowInput): Promise<{ status: 
     reserveUpdate,
     async ({ annotatorId }) => {
       const outcome = apply(() => item.reserve(state, annotatorId, now()));
-      if (outcome.changed) await commit([{ event: 'reserved', actorId: annotatorId, details: { expiresAt: new Date(outcome.expiresAt).toISOString(), round: outcome.round } }]);
+      if (outcome.changed)
+        await commit([{ event: 'reserved', actorId: annotatorId, details: { expiresAt: new Date(outcome.expiresAt).toISOString(), round: outcome.round } }]);
       else await caughtUp();
       return seatResult(outcome);
     },
@@ -147,7 +154,8 @@ export async function itemWorkflow(input: ItemWorkflowInput): Promise<{ status: 
     heartbeatUpdate,
     async ({ annotatorId }) => {
       const outcome = apply(() => item.heartbeat(state, annotatorId, now()));
-      if (outcome.changed) await commit([{ event: 'heartbeat_extended', actorId: annotatorId, details: { expiresAt: new Date(outcome.expiresAt).toISOString() } }]);
+      if (outcome.changed)
+        await commit([{ event: 'heartbeat_extended', actorId: annotatorId, details: { expiresAt: new Date(outcome.expiresAt).toISOString() } }]);
       else await caughtUp();
       return seatResult(outcome);
     },
@@ -177,7 +185,14 @@ export async function itemWorkflow(input: ItemWorkflowInput): Promise<{ status: 
   setHandler(
     submitUpdate,
     async (request) => {
-      const { round } = apply(() => item.submit(state, request.annotatorId, request.annotations.map((a) => a.labelId), now()));
+      const { round } = apply(() =>
+        item.submit(
+          state,
+          request.annotatorId,
+          request.annotations.map((a) => a.labelId),
+          now(),
+        ),
+      );
       state.status = item.deriveStatus(state, now());
       const scores = request.annotations.map((a) => ({ id: uuid4(), labelId: a.labelId, value: a.value, notes: a.notes, round }));
       const result: SubmitResult = { item: { id: state.itemId, status: state.status }, round, scores };
@@ -194,7 +209,17 @@ export async function itemWorkflow(input: ItemWorkflowInput): Promise<{ status: 
       });
       return result;
     },
-    { validator: (request: SubmitRequest) => check(state, (s) => item.submit(s, request.annotatorId, request.annotations.map((a) => a.labelId), now())) },
+    {
+      validator: (request: SubmitRequest) =>
+        check(state, (s) =>
+          item.submit(
+            s,
+            request.annotatorId,
+            request.annotations.map((a) => a.labelId),
+            now(),
+          ),
+        ),
+    },
   );
 
   setHandler(
@@ -204,7 +229,10 @@ export async function itemWorkflow(input: ItemWorkflowInput): Promise<{ status: 
       await commit([{ event: 'reviewed', actorId: reviewerId, details: { action, comment, targets } }]);
       return { item: { id: state.itemId, status: state.status } };
     },
-    { validator: ({ reviewerId, action, comment, targets, overrides }: ReviewRequest) => check(state, (s) => item.review(s, reviewerId, action, comment, targets, overrides, now())) },
+    {
+      validator: ({ reviewerId, action, comment, targets, overrides }: ReviewRequest) =>
+        check(state, (s) => item.review(s, reviewerId, action, comment, targets, overrides, now())),
+    },
   );
 
   setHandler(
@@ -257,10 +285,7 @@ export async function itemWorkflow(input: ItemWorkflowInput): Promise<{ status: 
   while (!item.isClosedStatus(state.status)) {
     const deadline = item.nextDeadline(state);
     const wait = deadline === null ? undefined : Math.max(0, deadline - now()) + 1;
-    await condition(
-      () => state.version !== seenVersion || membersSignalled || item.isClosedStatus(state.status) || item.readyToFinalize(state),
-      wait,
-    );
+    await condition(() => state.version !== seenVersion || membersSignalled || item.isClosedStatus(state.status) || item.readyToFinalize(state), wait);
     seenVersion = state.version;
 
     // Durable timers: a lapse is handled when the timer fires, or on the first task after a worker restart.
@@ -280,7 +305,8 @@ export async function itemWorkflow(input: ItemWorkflowInput): Promise<{ status: 
           pendingTurnsBlocked = true;
           break;
         }
-        if (item.assignTurn(state, annotatorId, now())) await commit([{ event: 'assigned', actorId: null, details: { annotatorId, by: state.config.assignmentStrategy, turn } }]);
+        if (item.assignTurn(state, annotatorId, now()))
+          await commit([{ event: 'assigned', actorId: null, details: { annotatorId, by: state.config.assignmentStrategy, turn } }]);
       }
     }
 

@@ -7,16 +7,29 @@ import { endpoint } from '../endpoint.js';
 export function healthEndpoints({ db, temporal }: ApiDeps) {
   return [
     endpoint({
-      method: 'get', path: '/healthz', tag: 'health', summary: 'The process is up', authenticated: false,
-      status: 200, response: healthResponse,
+      method: 'get',
+      path: '/healthz',
+      tag: 'health',
+      summary: 'The process is up',
+      authenticated: false,
+      status: 200,
+      response: healthResponse,
       handler: () => Promise.resolve({ status: 'ok' }),
     }),
     endpoint({
-      method: 'get', path: '/readyz', tag: 'health', summary: 'Postgres and Temporal are reachable (503 names which is not)', authenticated: false,
-      status: 200, response: readyResponse,
+      method: 'get',
+      path: '/readyz',
+      tag: 'health',
+      summary: 'Postgres and Temporal are reachable (503 names which is not)',
+      authenticated: false,
+      status: 200,
+      response: readyResponse,
       handler: async () => {
         const [postgres, temporalOk] = await Promise.all([
-          db.raw('select 1').then(() => true, () => false),
+          db.raw('select 1').then(
+            () => true,
+            () => false,
+          ),
           temporalReachable(temporal.connection),
         ]);
         if (!postgres || !temporalOk) {

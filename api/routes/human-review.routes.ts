@@ -42,9 +42,13 @@ export function humanReviewEndpoints({ repos }: ApiDeps) {
 
   return [
     endpoint({
-      method: 'post', path: '/v2/traces/:traceId/spans/:spanId/annotation', tag: 'human-review',
+      method: 'post',
+      path: '/v2/traces/:traceId/spans/:spanId/annotation',
+      tag: 'human-review',
       summary: 'Annotate a span with 1–10 human-review values (all-or-nothing). Answers 200.',
-      body: api.v2CreateBody, status: 200, response: api.v2Response,
+      body: api.v2CreateBody,
+      status: 200,
+      response: api.v2Response,
       handler: async ({ principal, params, body }) => {
         const sourceId = await findSpan(principal, params.traceId!, params.spanId!);
         const annotatorId = await identityOf(principal, body.metadata);
@@ -53,7 +57,12 @@ export function humanReviewEndpoints({ repos }: ApiDeps) {
         const keys = body.annotations.flatMap((a) => ('key' in a && typeof a.key === 'string' ? [a.key] : []));
         const labels = await repos.labels.findMany(principal.workspaceId, keys);
         const parentIds = body.annotations.flatMap((a) => ('key' in a ? [] : [String(a.parentAnnotationId ?? a.parent_annotation_id)]));
-        const parents = parentIds.length ? await repos.scores.findManyByIds(principal.workspaceId, parentIds.filter((id) => isUuid(id))) : [];
+        const parents = parentIds.length
+          ? await repos.scores.findManyByIds(
+              principal.workspaceId,
+              parentIds.filter((id) => isUuid(id)),
+            )
+          : [];
 
         const writes: { write: InlineScoreWrite; label: LabelRecord }[] = [];
         for (const annotation of body.annotations) {
@@ -77,14 +86,24 @@ export function humanReviewEndpoints({ repos }: ApiDeps) {
           writes.push({
             label,
             write: {
-              sourceId, labelId: label.id, labelVersion: label.version, value: value.value, annotatorId,
-              principalId: principal.id, scoreSource: 'human', notes, metadata,
+              sourceId,
+              labelId: label.id,
+              labelVersion: label.version,
+              value: value.value,
+              annotatorId,
+              principalId: principal.id,
+              scoreSource: 'human',
+              notes,
+              metadata,
             },
           });
         }
         // The last value for a key wins, as two calls in a row would.
         const unique = [...new Map(writes.map((w) => [inlineScoreKey(w.write), w])).values()];
-        const written = await repos.scores.upsertInline(principal.workspaceId, unique.map((w) => w.write));
+        const written = await repos.scores.upsertInline(
+          principal.workspaceId,
+          unique.map((w) => w.write),
+        );
         return {
           success: true,
           annotations: written.map((w, i) => ({ id: w.id, key: unique[i]!.label.key, value: unique[i]!.write.value })),
@@ -92,9 +111,13 @@ export function humanReviewEndpoints({ repos }: ApiDeps) {
       },
     }),
     endpoint({
-      method: 'delete', path: '/v2/traces/:traceId/spans/:spanId/annotation', tag: 'human-review',
+      method: 'delete',
+      path: '/v2/traces/:traceId/spans/:spanId/annotation',
+      tag: 'human-review',
       summary: "Remove the caller's (or metadata.identityId's) values for 1–10 keys on a span. Answers 200.",
-      body: api.v2DeleteBody, status: 200, response: api.v2Response,
+      body: api.v2DeleteBody,
+      status: 200,
+      response: api.v2Response,
       handler: async ({ principal, params, body }) => {
         const sourceId = await findSpan(principal, params.traceId!, params.spanId!);
         const annotatorId = await identityOf(principal, body.metadata);

@@ -41,7 +41,10 @@ export function itemActionEndpoints({ repos, temporal }: ApiDeps) {
 
   /** Validates values against their labels; returns what the workflow needs (ids and versions, no label lookups). */
   async function prepareAnnotations(principal: Principal, body: z.output<typeof api.submitBody>): Promise<SubmitAnnotation[]> {
-    const labels = await repos.labels.findMany(principal.workspaceId, body.annotations.map((a) => a.label));
+    const labels = await repos.labels.findMany(
+      principal.workspaceId,
+      body.annotations.map((a) => a.label),
+    );
     return body.annotations.map((a, i) => {
       const label = labels.get(a.label);
       // Whether the label belongs to this item is the workflow's call: it keeps the labels the item was added with.
@@ -65,17 +68,24 @@ export function itemActionEndpoints({ repos, temporal }: ApiDeps) {
 
   return [
     endpoint({
-      method: 'get', path: '/api/v1/queues/:id/items/:itemId', tag: 'items',
-      summary: 'One item: source content, labels, the values the caller may see (blind rule), seats, the caller\'s reservation',
-      status: 200, response: api.itemDetail,
+      method: 'get',
+      path: '/api/v1/queues/:id/items/:itemId',
+      tag: 'items',
+      summary: "One item: source content, labels, the values the caller may see (blind rule), seats, the caller's reservation",
+      status: 200,
+      response: api.itemDetail,
       handler: async ({ principal, params }) => {
         const access = await loadQueue(repos, principal, params.id!);
         return buildItemDetail(repos, principal, access, await loadItem(repos, access, params.itemId!));
       },
     }),
     endpoint({
-      method: 'delete', path: '/api/v1/queues/:id/items/:itemId', tag: 'items', summary: 'Remove an item from the queue (manager or admin): its workflow is cancelled, submitted scores are kept',
-      status: 200, response: api.itemStatusResponse,
+      method: 'delete',
+      path: '/api/v1/queues/:id/items/:itemId',
+      tag: 'items',
+      summary: 'Remove an item from the queue (manager or admin): its workflow is cancelled, submitted scores are kept',
+      status: 200,
+      response: api.itemStatusResponse,
       handler: async ({ principal, params }) => {
         const { item } = await itemFor(principal, params, 'manager');
         if (item.status === 'cancelled') return { item: { id: item.id, status: item.status } };
@@ -83,9 +93,14 @@ export function itemActionEndpoints({ repos, temporal }: ApiDeps) {
       },
     }),
     endpoint({
-      method: 'post', path: '/api/v1/queues/:id/next', tag: 'annotate',
-      summary: 'Reserve the best item for the caller (annotate) or find the next item awaiting their review (mode=review). 204 when nothing is available to them.',
-      query: api.nextQuery, status: 200, response: api.itemDetail,
+      method: 'post',
+      path: '/api/v1/queues/:id/next',
+      tag: 'annotate',
+      summary:
+        'Reserve the best item for the caller (annotate) or find the next item awaiting their review (mode=review). 204 when nothing is available to them.',
+      query: api.nextQuery,
+      status: 200,
+      response: api.itemDetail,
       handler: async ({ principal, params, query, res }) => {
         const access = await loadQueue(repos, principal, params.id!);
         if (query.mode === 'review') {
@@ -119,8 +134,12 @@ export function itemActionEndpoints({ repos, temporal }: ApiDeps) {
       },
     }),
     endpoint({
-      method: 'post', path: itemPath('reserve'), tag: 'annotate', summary: 'Reserve a seat on this item (409 when none is open to the caller)',
-      status: 200, response: api.itemDetail,
+      method: 'post',
+      path: itemPath('reserve'),
+      tag: 'annotate',
+      summary: 'Reserve a seat on this item (409 when none is open to the caller)',
+      status: 200,
+      response: api.itemDetail,
       handler: async ({ principal, params }) => {
         const access = await loadQueue(repos, principal, params.id!);
         requireRole(access, 'annotator');
@@ -131,9 +150,12 @@ export function itemActionEndpoints({ repos, temporal }: ApiDeps) {
       },
     }),
     endpoint({
-      method: 'post', path: itemPath('heartbeat'), tag: 'annotate',
+      method: 'post',
+      path: itemPath('heartbeat'),
+      tag: 'annotate',
       summary: 'Keep the reservation alive. Extended only when less than half of the lease is left.',
-      status: 200, response: api.reservationResponse,
+      status: 200,
+      response: api.reservationResponse,
       handler: async ({ principal, params }) => {
         const { access, item } = await itemFor(principal, params, 'annotator');
         const lease = ownLease(item, principal.id);
@@ -145,25 +167,38 @@ export function itemActionEndpoints({ repos, temporal }: ApiDeps) {
       },
     }),
     endpoint({
-      method: 'post', path: itemPath('release'), tag: 'annotate', summary: 'Give the seat back without submitting',
-      status: 200, response: api.itemStatusResponse,
+      method: 'post',
+      path: itemPath('release'),
+      tag: 'annotate',
+      summary: 'Give the seat back without submitting',
+      status: 200,
+      response: api.itemStatusResponse,
       handler: async ({ principal, params }) => {
         const { item } = await itemFor(principal, params, 'annotator');
         return updateItem(temporal, item.id, releaseUpdate, [{ annotatorId: principal.id }]);
       },
     }),
     endpoint({
-      method: 'post', path: itemPath('skip'), tag: 'annotate', summary: 'Skip this item: the seat is freed and it is never offered to the caller again',
-      status: 200, response: api.itemStatusResponse,
+      method: 'post',
+      path: itemPath('skip'),
+      tag: 'annotate',
+      summary: 'Skip this item: the seat is freed and it is never offered to the caller again',
+      status: 200,
+      response: api.itemStatusResponse,
       handler: async ({ principal, params }) => {
         const { item } = await itemFor(principal, params, 'annotator');
         return updateItem(temporal, item.id, skipUpdate, [{ annotatorId: principal.id }]);
       },
     }),
     endpoint({
-      method: 'post', path: itemPath('submit'), tag: 'annotate',
-      summary: 'Submit values for every required label; needs a live reservation. Idempotent by the Idempotency-Key header (same key + same body → the stored response; another body → 409).',
-      body: api.submitBody, status: 200, response: api.submitResponse,
+      method: 'post',
+      path: itemPath('submit'),
+      tag: 'annotate',
+      summary:
+        'Submit values for every required label; needs a live reservation. Idempotent by the Idempotency-Key header (same key + same body → the stored response; another body → 409).',
+      body: api.submitBody,
+      status: 200,
+      response: api.submitResponse,
       handler: async ({ req, principal, params, body }) => {
         const { item } = await itemFor(principal, params, 'annotator');
         const givenKey = req.header('idempotency-key')?.trim();
@@ -171,7 +206,9 @@ export function itemActionEndpoints({ repos, temporal }: ApiDeps) {
           throw validationError(`Idempotency-Key must be 1 to ${MAX_IDEMPOTENCY_KEY} characters.`);
         }
         const idempotencyKey = givenKey ?? randomUUID();
-        const bodyHash = createHash('sha256').update(JSON.stringify({ itemId: item.id, annotations: body.annotations })).digest('hex');
+        const bodyHash = createHash('sha256')
+          .update(JSON.stringify({ itemId: item.id, annotations: body.annotations }))
+          .digest('hex');
         const replay = async () => {
           const stored = await repos.queues.storedSubmission(principal.id, idempotencyKey);
           if (!stored) return undefined;
@@ -196,9 +233,14 @@ export function itemActionEndpoints({ repos, temporal }: ApiDeps) {
       },
     }),
     endpoint({
-      method: 'post', path: itemPath('review'), tag: 'review',
-      summary: 'Approve (completes the item; `overrides` set the resolved value of labels) or request changes, optionally per label per annotator (only those annotators rework)',
-      body: api.reviewBody, status: 200, response: api.itemStatusResponse,
+      method: 'post',
+      path: itemPath('review'),
+      tag: 'review',
+      summary:
+        'Approve (completes the item; `overrides` set the resolved value of labels) or request changes, optionally per label per annotator (only those annotators rework)',
+      body: api.reviewBody,
+      status: 200,
+      response: api.itemStatusResponse,
       handler: async ({ principal, params, body }) => {
         const { access, item } = await itemFor(principal, params, 'reviewer');
         const targets = (body.targets ?? []).map((t, i) => {
@@ -206,28 +248,42 @@ export function itemActionEndpoints({ repos, temporal }: ApiDeps) {
           if (t.label !== undefined && !label) throw validationError(`targets.${i}.label: ${t.label} is not a label of this queue.`);
           return { annotatorId: t.annotatorId, labelKey: label?.key ?? null, comment: t.comment };
         });
-        const labels = await repos.labels.findMany(principal.workspaceId, (body.overrides ?? []).map((o) => o.label));
+        const labels = await repos.labels.findMany(
+          principal.workspaceId,
+          (body.overrides ?? []).map((o) => o.label),
+        );
         const overrides = (body.overrides ?? []).map((o, i) => {
           const label = labels.get(o.label);
-          if (!label || !access.queue.labels.some((l) => l.labelId === label.id)) throw validationError(`overrides.${i}.label: ${o.label} is not a label of this queue.`);
+          if (!label || !access.queue.labels.some((l) => l.labelId === label.id))
+            throw validationError(`overrides.${i}.label: ${o.label} is not a label of this queue.`);
           const value = validateLabelValue(rulesOf(label), o.value);
           if (!value.ok) throw validationError(`overrides.${i}.value (${label.key}): ${value.message}`);
           return { labelId: label.id, value: value.value };
         });
-        return updateItem(temporal, item.id, reviewUpdate, [{ reviewerId: principal.id, action: body.action, comment: body.comment ?? null, targets, overrides }]);
+        return updateItem(temporal, item.id, reviewUpdate, [
+          { reviewerId: principal.id, action: body.action, comment: body.comment ?? null, targets, overrides },
+        ]);
       },
     }),
     endpoint({
-      method: 'post', path: itemPath('reset'), tag: 'items', summary: 'Reopen an item that every annotator skipped (manager or admin)',
-      status: 200, response: api.itemStatusResponse,
+      method: 'post',
+      path: itemPath('reset'),
+      tag: 'items',
+      summary: 'Reopen an item that every annotator skipped (manager or admin)',
+      status: 200,
+      response: api.itemStatusResponse,
       handler: async ({ principal, params }) => {
         const { item } = await itemFor(principal, params, 'manager');
         return updateItem(temporal, item.id, resetUpdate, [{ actorId: principal.id }]);
       },
     }),
     endpoint({
-      method: 'get', path: itemPath('history'), tag: 'items', summary: 'The item\'s timeline from Postgres: complete even after Temporal dropped the closed workflow',
-      status: 200, response: api.historyResponse,
+      method: 'get',
+      path: itemPath('history'),
+      tag: 'items',
+      summary: "The item's timeline from Postgres: complete even after Temporal dropped the closed workflow",
+      status: 200,
+      response: api.historyResponse,
       handler: async ({ principal, params }) => {
         const access = await loadQueue(repos, principal, params.id!);
         const item = await loadItem(repos, access, params.itemId!);

@@ -20,8 +20,13 @@ export function labelEndpoints({ repos }: ApiDeps) {
 
   return [
     endpoint({
-      method: 'post', path: '/api/v1/labels', tag: 'labels', summary: 'Create a label (admin); settings get the defaults of their type',
-      body: api.createLabelBody, status: 201, response: api.label,
+      method: 'post',
+      path: '/api/v1/labels',
+      tag: 'labels',
+      summary: 'Create a label (admin); settings get the defaults of their type',
+      body: api.createLabelBody,
+      status: 201,
+      response: api.label,
       handler: async ({ principal, body }) => {
         requireAdmin(principal);
         const key = body.key ?? slugifyKey(body.name);
@@ -30,7 +35,11 @@ export function labelEndpoints({ repos }: ApiDeps) {
         if (!parsed.ok) throw validationError(parsed.message);
         try {
           return await repos.labels.create(principal.workspaceId, {
-            key, name: body.name, description: body.description ?? '', rules: parsed.rules, allowNotes: body.allowNotes ?? true,
+            key,
+            name: body.name,
+            description: body.description ?? '',
+            rules: parsed.rules,
+            allowNotes: body.allowNotes ?? true,
           });
         } catch (error) {
           if (isUniqueViolation(error)) throw keyTaken(key);
@@ -39,19 +48,36 @@ export function labelEndpoints({ repos }: ApiDeps) {
       },
     }),
     endpoint({
-      method: 'get', path: '/api/v1/labels', tag: 'labels', summary: 'Labels of the workspace (archived ones with includeArchived=true)',
-      query: api.labelListQuery, status: 200, response: api.page(api.label),
+      method: 'get',
+      path: '/api/v1/labels',
+      tag: 'labels',
+      summary: 'Labels of the workspace (archived ones with includeArchived=true)',
+      query: api.labelListQuery,
+      status: 200,
+      response: api.page(api.label),
       handler: async ({ principal, query }) =>
-        pageOf(await repos.labels.list(principal.workspaceId, { limit: query.limit, cursor: query.cursor, includeArchived: query.includeArchived === 'true' }), query.limit),
+        pageOf(
+          await repos.labels.list(principal.workspaceId, { limit: query.limit, cursor: query.cursor, includeArchived: query.includeArchived === 'true' }),
+          query.limit,
+        ),
     }),
     endpoint({
-      method: 'get', path: '/api/v1/labels/:idOrKey', tag: 'labels', summary: 'One label, by id or key',
-      status: 200, response: api.label,
+      method: 'get',
+      path: '/api/v1/labels/:idOrKey',
+      tag: 'labels',
+      summary: 'One label, by id or key',
+      status: 200,
+      response: api.label,
       handler: async ({ principal, params }) => findLabel(principal, params.idOrKey!),
     }),
     endpoint({
-      method: 'patch', path: '/api/v1/labels/:idOrKey', tag: 'labels', summary: 'Change a label (admin). Settings are merged and re-validated; a change bumps the version. The type never changes.',
-      body: api.updateLabelBody, status: 200, response: api.label,
+      method: 'patch',
+      path: '/api/v1/labels/:idOrKey',
+      tag: 'labels',
+      summary: 'Change a label (admin). Settings are merged and re-validated; a change bumps the version. The type never changes.',
+      body: api.updateLabelBody,
+      status: 200,
+      response: api.label,
       handler: async ({ principal, params, body }) => {
         requireAdmin(principal);
         const label = await findLabel(principal, params.idOrKey!);
@@ -65,7 +91,12 @@ export function labelEndpoints({ repos }: ApiDeps) {
           settings = parsed.rules.settings;
         }
         // Key order is not meaningful: jsonb hands the stored settings back with its own key order.
-        const canonical = (s: Record<string, unknown>) => JSON.stringify(Object.keys(s).sort().map((k) => [k, s[k]]));
+        const canonical = (s: Record<string, unknown>) =>
+          JSON.stringify(
+            Object.keys(s)
+              .sort()
+              .map((k) => [k, s[k]]),
+          );
         const bumpVersion = settings !== undefined && canonical(settings) !== canonical(label.settings);
         try {
           return await repos.labels.update(principal.workspaceId, label.id, { ...body, settings, bumpVersion });
@@ -76,8 +107,12 @@ export function labelEndpoints({ repos }: ApiDeps) {
       },
     }),
     endpoint({
-      method: 'delete', path: '/api/v1/labels/:idOrKey', tag: 'labels', summary: 'Archive a label (admin): it takes no new scores; its scores stay',
-      status: 200, response: api.label,
+      method: 'delete',
+      path: '/api/v1/labels/:idOrKey',
+      tag: 'labels',
+      summary: 'Archive a label (admin): it takes no new scores; its scores stay',
+      status: 200,
+      response: api.label,
       handler: async ({ principal, params }) => {
         requireAdmin(principal);
         const label = await findLabel(principal, params.idOrKey!);
@@ -85,8 +120,12 @@ export function labelEndpoints({ repos }: ApiDeps) {
       },
     }),
     endpoint({
-      method: 'post', path: '/api/v1/labels/:idOrKey/restore', tag: 'labels', summary: 'Restore an archived label (admin)',
-      status: 200, response: api.label,
+      method: 'post',
+      path: '/api/v1/labels/:idOrKey/restore',
+      tag: 'labels',
+      summary: 'Restore an archived label (admin)',
+      status: 200,
+      response: api.label,
       handler: async ({ principal, params }) => {
         requireAdmin(principal);
         const label = await findLabel(principal, params.idOrKey!);

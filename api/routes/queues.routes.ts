@@ -10,7 +10,14 @@ import type { QueueMember, QueueRecord } from '../../infra/repositories/queues.r
 import { isoOrNull, pageOf } from '../../infra/repositories/rows.js';
 import { sourceKey } from '../../infra/repositories/sources.repo.js';
 import { classifyTemporalError, REQUEST_DEADLINE_MS, type TemporalDeps } from '../../infra/temporal.js';
-import { assignUpdate, cancelUpdate, itemWorkflowId, membersChangedSignal, SEARCH_ATTRIBUTE_KEYS, type ItemWorkflowInput } from '../../workflows/definitions.js';
+import {
+  assignUpdate,
+  cancelUpdate,
+  itemWorkflowId,
+  membersChangedSignal,
+  SEARCH_ATTRIBUTE_KEYS,
+  type ItemWorkflowInput,
+} from '../../workflows/definitions.js';
 import { requireAdmin } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
 import { endpoint } from '../endpoint.js';
@@ -20,7 +27,10 @@ import { itemSummary, loadQueue, requireRole } from '../queue-access.js';
 type QueueBody = z.output<typeof api.updateQueueBody>;
 
 async function resolveLabels(repos: Repos, principal: Principal, input: NonNullable<QueueBody['labels']>) {
-  const found = await repos.labels.findMany(principal.workspaceId, input.map((l) => l.label));
+  const found = await repos.labels.findMany(
+    principal.workspaceId,
+    input.map((l) => l.label),
+  );
   const missing = input.filter((l) => !found.get(l.label) || found.get(l.label)!.archived).map((l) => l.label);
   if (missing.length) throw validationError(`labels: unknown or archived label(s) ${missing.join(', ')}.`);
   const ids = input.map((l) => found.get(l.label)!.id);
@@ -55,12 +65,12 @@ async function signalMembership(repos: Repos, temporal: TemporalDeps, queue: Que
   const eligibleAnnotators = annotatorsOf(queue);
   const deadline = Date.now() + REQUEST_DEADLINE_MS;
   await runLimited(itemIds, 20, (itemId) =>
-    temporal.client.withDeadline(deadline, () =>
-      temporal.client.workflow.getHandle(itemWorkflowId(itemId)).signal(membersChangedSignal, { eligibleAnnotators, removed }),
-    ).catch((error) => {
-      // An item that closed meanwhile has no workflow to tell; Temporal being down is the caller's 503.
-      if (classifyTemporalError(error)) throw error;
-    }),
+    temporal.client
+      .withDeadline(deadline, () => temporal.client.workflow.getHandle(itemWorkflowId(itemId)).signal(membersChangedSignal, { eligibleAnnotators, removed }))
+      .catch((error) => {
+        // An item that closed meanwhile has no workflow to tell; Temporal being down is the caller's 503.
+        if (classifyTemporalError(error)) throw error;
+      }),
   );
 }
 
@@ -75,38 +85,64 @@ export async function runLimited<T>(items: T[], concurrency: number, fn: (item: 
 export function queueEndpoints({ repos, temporal }: ApiDeps) {
   return [
     endpoint({
-      method: 'post', path: '/api/v1/queues', tag: 'queues', summary: 'Create a queue (admin). Status starts as draft.',
-      body: api.createQueueBody, status: 201, response: api.queue,
+      method: 'post',
+      path: '/api/v1/queues',
+      tag: 'queues',
+      summary: 'Create a queue (admin). Status starts as draft.',
+      body: api.createQueueBody,
+      status: 201,
+      response: api.queue,
       handler: async ({ principal, body }) => {
         requireAdmin(principal);
         const labels = await resolveLabels(repos, principal, body.labels ?? []);
         const members = await resolveMembers(repos, principal, body.members ?? []);
-        return repos.queues.create(principal.workspaceId, {
-          name: body.name,
-          description: body.description ?? '',
-          instructions: body.instructions ?? '',
-          assignmentStrategy: body.assignmentStrategy ?? 'manual',
-          annotationsRequired: body.annotationsRequired ?? 1,
-          reservationTimeoutSeconds: body.reservationTimeoutSeconds ?? 1800,
-          requiresReview: body.requiresReview ?? false,
-        }, labels, members);
+        return repos.queues.create(
+          principal.workspaceId,
+          {
+            name: body.name,
+            description: body.description ?? '',
+            instructions: body.instructions ?? '',
+            assignmentStrategy: body.assignmentStrategy ?? 'manual',
+            annotationsRequired: body.annotationsRequired ?? 1,
+            reservationTimeoutSeconds: body.reservationTimeoutSeconds ?? 1800,
+            requiresReview: body.requiresReview ?? false,
+          },
+          labels,
+          members,
+        );
       },
     }),
     endpoint({
-      method: 'get', path: '/api/v1/queues', tag: 'queues', summary: 'Queues the caller belongs to (all of them for admins)',
-      query: api.listQuery, status: 200, response: api.page(api.queue),
+      method: 'get',
+      path: '/api/v1/queues',
+      tag: 'queues',
+      summary: 'Queues the caller belongs to (all of them for admins)',
+      query: api.listQuery,
+      status: 200,
+      response: api.page(api.queue),
       handler: async ({ principal, query }) =>
-        pageOf(await repos.queues.list(principal.workspaceId, { id: principal.id, isAdmin: principal.role === 'admin' }, query.limit, query.cursor), query.limit),
+        pageOf(
+          await repos.queues.list(principal.workspaceId, { id: principal.id, isAdmin: principal.role === 'admin' }, query.limit, query.cursor),
+          query.limit,
+        ),
     }),
     endpoint({
-      method: 'get', path: '/api/v1/queues/:id', tag: 'queues', summary: 'One queue',
-      status: 200, response: api.queue,
+      method: 'get',
+      path: '/api/v1/queues/:id',
+      tag: 'queues',
+      summary: 'One queue',
+      status: 200,
+      response: api.queue,
       handler: async ({ principal, params }) => (await loadQueue(repos, principal, params.id!)).queue,
     }),
     endpoint({
-      method: 'patch', path: '/api/v1/queues/:id', tag: 'queues',
+      method: 'patch',
+      path: '/api/v1/queues/:id',
+      tag: 'queues',
       summary: 'Change a queue (manager or admin). Settings apply to items added afterwards; removing a member frees the seats they hold.',
-      body: api.updateQueueBody, status: 200, response: api.queue,
+      body: api.updateQueueBody,
+      status: 200,
+      response: api.queue,
       handler: async ({ principal, params, body }) => {
         const access = await loadQueue(repos, principal, params.id!);
         requireRole(access, 'manager');
@@ -122,7 +158,10 @@ export function queueEndpoints({ repos, temporal }: ApiDeps) {
       },
     }),
     endpoint({
-      method: 'delete', path: '/api/v1/queues/:id', tag: 'queues', summary: 'Delete a queue (admin): its open items are cancelled; scores stay',
+      method: 'delete',
+      path: '/api/v1/queues/:id',
+      tag: 'queues',
+      summary: 'Delete a queue (admin): its open items are cancelled; scores stay',
       status: 204,
       handler: async ({ principal, params }) => {
         requireAdmin(principal);
@@ -138,9 +177,13 @@ export function queueEndpoints({ repos, temporal }: ApiDeps) {
       },
     }),
     endpoint({
-      method: 'post', path: '/api/v1/queues/:id/status', tag: 'queues',
+      method: 'post',
+      path: '/api/v1/queues/:id/status',
+      tag: 'queues',
       summary: 'Move a queue between draft, active, paused and completed (manager or admin); 409 INVALID_TRANSITION names the allowed targets',
-      body: api.queueStatusBody, status: 200, response: api.queue,
+      body: api.queueStatusBody,
+      status: 200,
+      response: api.queue,
       handler: async ({ principal, params, body }) => {
         const access = await loadQueue(repos, principal, params.id!);
         requireRole(access, 'manager');
@@ -154,15 +197,23 @@ export function queueEndpoints({ repos, temporal }: ApiDeps) {
       },
     }),
     endpoint({
-      method: 'post', path: '/api/v1/queues/:id/items', tag: 'items',
-      summary: 'Add up to 1000 sources as items (manager or admin): one workflow each. Per entry: added, duplicates (already in the queue), errors (unknown source).',
-      body: api.addItemsBody, status: 200, response: api.addItemsResponse,
+      method: 'post',
+      path: '/api/v1/queues/:id/items',
+      tag: 'items',
+      summary:
+        'Add up to 1000 sources as items (manager or admin): one workflow each. Per entry: added, duplicates (already in the queue), errors (unknown source).',
+      body: api.addItemsBody,
+      status: 200,
+      response: api.addItemsResponse,
       handler: async ({ principal, params, body }) => {
         const access = await loadQueue(repos, principal, params.id!);
         requireRole(access, 'manager');
         const { queue } = access;
         const result: z.output<typeof api.addItemsResponse> = { added: [], duplicates: [], errors: [] };
-        const sources = await repos.sources.resolveIds(principal.workspaceId, body.items.map((e) => ({ type: e.sourceType, id: e.sourceId })));
+        const sources = await repos.sources.resolveIds(
+          principal.workspaceId,
+          body.items.map((e) => ({ type: e.sourceType, id: e.sourceId })),
+        );
         const wanted: { index: number; sourceId: string; priority: number }[] = [];
         const seen = new Set<string>();
         body.items.forEach((entry, index) => {
@@ -174,7 +225,10 @@ export function queueEndpoints({ repos, temporal }: ApiDeps) {
         });
         const inserted = await repos.queues.insertItems(principal.workspaceId, queue.id, queue.annotationsRequired, wanted);
         // An earlier add that stopped before its workflow started left a row at version 0: start it now.
-        const unstarted = await repos.queues.unstartedItems(queue.id, wanted.filter((w) => !inserted.has(w.sourceId)).map((w) => w.sourceId));
+        const unstarted = await repos.queues.unstartedItems(
+          queue.id,
+          wanted.filter((w) => !inserted.has(w.sourceId)).map((w) => w.sourceId),
+        );
         const toStart = wanted.flatMap((w) => {
           const itemId = inserted.get(w.sourceId) ?? unstarted.get(w.sourceId);
           return itemId ? [{ ...w, itemId }] : [];
@@ -207,7 +261,10 @@ export function queueEndpoints({ repos, temporal }: ApiDeps) {
         });
         if (failed.length > 0) {
           // Their rows stay (a start that timed out may still have happened); the same request again starts whatever is not running.
-          throw new DomainError('UNAVAILABLE', `Temporal did not confirm ${failed.length} of ${toStart.length} items; send the same request again to finish adding them.`);
+          throw new DomainError(
+            'UNAVAILABLE',
+            `Temporal did not confirm ${failed.length} of ${toStart.length} items; send the same request again to finish adding them.`,
+          );
         }
         for (const w of wanted) {
           const entry = body.items[w.index]!;
@@ -222,8 +279,13 @@ export function queueEndpoints({ repos, temporal }: ApiDeps) {
       },
     }),
     endpoint({
-      method: 'get', path: '/api/v1/queues/:id/items', tag: 'items', summary: 'Items of a queue, filtered by status, assignee or source type',
-      query: api.itemListQuery, status: 200, response: api.page(api.itemSummary),
+      method: 'get',
+      path: '/api/v1/queues/:id/items',
+      tag: 'items',
+      summary: 'Items of a queue, filtered by status, assignee or source type',
+      query: api.itemListQuery,
+      status: 200,
+      response: api.page(api.itemSummary),
       handler: async ({ principal, params, query }) => {
         const { queue } = await loadQueue(repos, principal, params.id!);
         const rows = await repos.queues.listItems(queue.id, query, query.limit, query.cursor);
@@ -232,16 +294,21 @@ export function queueEndpoints({ repos, temporal }: ApiDeps) {
       },
     }),
     endpoint({
-      method: 'post', path: '/api/v1/queues/:id/items/assign', tag: 'items',
+      method: 'post',
+      path: '/api/v1/queues/:id/items/assign',
+      tag: 'items',
       summary: 'Pin items to people (manager or admin): add, remove, or set exactly these assignees',
-      body: api.assignBody, status: 200, response: api.assignResponse,
+      body: api.assignBody,
+      status: 200,
+      response: api.assignResponse,
       handler: async ({ principal, params, body }) => {
         const access = await loadQueue(repos, principal, params.id!);
         requireRole(access, 'manager');
         const annotators = annotatorsOf(access.queue);
         // Removing works for anyone (a former member's pin, say); only annotators of the queue can be given items.
         const strangers = body.action === 'remove' ? [] : body.userIds.filter((id) => !annotators.includes(id));
-        if (strangers.length) throw validationError(`userIds: ${strangers.join(', ')} ${strangers.length > 1 ? 'are not annotators' : 'is not an annotator'} of this queue.`);
+        if (strangers.length)
+          throw validationError(`userIds: ${strangers.join(', ')} ${strangers.length > 1 ? 'are not annotators' : 'is not an annotator'} of this queue.`);
         const items = await repos.queues.findItems(access.queue.id, body.itemIds.filter(isUuid));
         const unknown = body.itemIds.filter((id) => !items.some((i) => i.id === id));
         if (unknown.length) throw validationError(`itemIds: ${unknown.join(', ')} not in this queue.`);
@@ -253,15 +320,23 @@ export function queueEndpoints({ repos, temporal }: ApiDeps) {
           } catch (error) {
             const code = rejectionCode(error);
             if (code !== 'CONFLICT' && code !== 'VALIDATION') throw error;
-            result.errors.push({ itemId, code, message: (error as Error).cause instanceof Error ? ((error as Error).cause as Error).message : (error as Error).message });
+            result.errors.push({
+              itemId,
+              code,
+              message: (error as Error).cause instanceof Error ? ((error as Error).cause as Error).message : (error as Error).message,
+            });
           }
         });
         return result;
       },
     }),
     endpoint({
-      method: 'get', path: '/api/v1/queues/:id/progress', tag: 'queues', summary: 'Counts by status, per annotator, and the caller\'s own progress',
-      status: 200, response: api.progressResponse,
+      method: 'get',
+      path: '/api/v1/queues/:id/progress',
+      tag: 'queues',
+      summary: "Counts by status, per annotator, and the caller's own progress",
+      status: 200,
+      response: api.progressResponse,
       handler: async ({ principal, params }) => {
         const { queue } = await loadQueue(repos, principal, params.id!);
         const { byStatus, perAnnotator, activity } = await repos.queues.progress(queue.id);

@@ -8,14 +8,21 @@ import type { ApiDeps } from '../deps.js';
 import { describeZodError, endpoint, findNul } from '../endpoint.js';
 import { inlineScoreKey, prepareInlineScores, type ScoreRequest } from '../scoring.js';
 
-export const scoreBatchBody = z.array(z.unknown()).min(1, `send 1 to ${api.MAX_BATCH} scores`).max(api.MAX_BATCH, `a batch holds at most ${api.MAX_BATCH} scores`);
+export const scoreBatchBody = z
+  .array(z.unknown())
+  .min(1, `send 1 to ${api.MAX_BATCH} scores`)
+  .max(api.MAX_BATCH, `a batch holds at most ${api.MAX_BATCH} scores`);
 
 export function scoreEndpoints({ repos }: ApiDeps) {
   return [
     endpoint({
-      method: 'post', path: '/api/v1/scores', tag: 'scores',
+      method: 'post',
+      path: '/api/v1/scores',
+      tag: 'scores',
       summary: 'Score a source inline (no queue). Upserts on (source, label, identity): 201 when new, 200 when it replaced the value.',
-      body: api.createScoreBody, status: 201, response: api.score,
+      body: api.createScoreBody,
+      status: 201,
+      response: api.score,
       handler: async ({ principal, body, res }) => {
         const [prepared] = await prepareInlineScores(repos, principal, [body]);
         if (!prepared!.ok) throw new DomainError(prepared!.code, prepared!.message);
@@ -26,9 +33,15 @@ export function scoreEndpoints({ repos }: ApiDeps) {
       },
     }),
     endpoint({
-      method: 'post', path: '/api/v1/scores/bulk', tag: 'scores', bodyLimit: '16mb',
-      summary: 'Score up to 1000 sources inline (a JSON array). Per entry: valid entries are written, invalid ones reported in errors; an entry repeating an earlier (source, label, identity) is reported in duplicates.',
-      body: scoreBatchBody, status: 200, response: api.scoreBulkResponse,
+      method: 'post',
+      path: '/api/v1/scores/bulk',
+      tag: 'scores',
+      bodyLimit: '16mb',
+      summary:
+        'Score up to 1000 sources inline (a JSON array). Per entry: valid entries are written, invalid ones reported in errors; an entry repeating an earlier (source, label, identity) is reported in duplicates.',
+      body: scoreBatchBody,
+      status: 200,
+      response: api.scoreBulkResponse,
       handler: async ({ principal, body }) => {
         const result: z.output<typeof api.scoreBulkResponse> = { added: [], duplicates: [], errors: [] };
         const requests: { index: number; request: ScoreRequest }[] = [];
@@ -36,10 +49,15 @@ export function scoreEndpoints({ repos }: ApiDeps) {
           const parsed = api.createScoreBody.safeParse(raw);
           const nul = parsed.success ? findNul(parsed.data) : undefined;
           if (!parsed.success) result.errors.push({ index, code: 'VALIDATION', message: describeZodError(parsed.error, `[${index}]`) });
-          else if (nul !== undefined) result.errors.push({ index, code: 'VALIDATION', message: `${nul || `[${index}]`}: must not contain the NUL character (\\u0000)` });
+          else if (nul !== undefined)
+            result.errors.push({ index, code: 'VALIDATION', message: `${nul || `[${index}]`}: must not contain the NUL character (\\u0000)` });
           else requests.push({ index, request: parsed.data });
         });
-        const prepared = await prepareInlineScores(repos, principal, requests.map((r) => r.request));
+        const prepared = await prepareInlineScores(
+          repos,
+          principal,
+          requests.map((r) => r.request),
+        );
         const firstIndex = new Map<string, number>();
         const writes: { index: number; write: InlineScoreWrite }[] = [];
         prepared.forEach((p, i) => {
@@ -51,15 +69,23 @@ export function scoreEndpoints({ repos }: ApiDeps) {
           firstIndex.set(key, index);
           writes.push({ index, write: p.write });
         });
-        const written = await repos.scores.upsertInline(principal.workspaceId, writes.map((w) => w.write));
+        const written = await repos.scores.upsertInline(
+          principal.workspaceId,
+          writes.map((w) => w.write),
+        );
         written.forEach((w, i) => result.added.push({ index: writes[i]!.index, id: w.id }));
         result.errors.sort((a, b) => a.index - b.index);
         return result;
       },
     }),
     endpoint({
-      method: 'get', path: '/api/v1/scores', tag: 'scores', summary: 'Scores of the workspace, filtered, oldest first, cursor-paginated',
-      query: api.scoreListQuery, status: 200, response: api.page(api.score),
+      method: 'get',
+      path: '/api/v1/scores',
+      tag: 'scores',
+      summary: 'Scores of the workspace, filtered, oldest first, cursor-paginated',
+      query: api.scoreListQuery,
+      status: 200,
+      response: api.page(api.score),
       handler: async ({ principal, query }) => {
         // A queue id is a UUID: anything else matches no queue (and must not reach Postgres as a bad uuid).
         if (query.queueId !== undefined && !isUuid(query.queueId)) return { data: [], nextCursor: null };
@@ -75,12 +101,15 @@ export function scoreEndpoints({ repos }: ApiDeps) {
       },
     }),
     endpoint({
-      method: 'delete', path: '/api/v1/scores/:id', tag: 'scores', summary: 'Delete a score (soft): its author or an admin',
+      method: 'delete',
+      path: '/api/v1/scores/:id',
+      tag: 'scores',
+      summary: 'Delete a score (soft): its author or an admin',
       status: 204,
       handler: async ({ principal, params }) => {
         const score = isUuid(params.id!) ? await repos.scores.findById(principal.workspaceId, params.id!) : null;
         if (!score) throw notFound(`Score ${params.id} was not found.`);
-        if (score.principalId !== principal.id && principal.role !== 'admin') throw forbidden('Only the score\'s author or a workspace admin may delete it.');
+        if (score.principalId !== principal.id && principal.role !== 'admin') throw forbidden("Only the score's author or a workspace admin may delete it.");
         await repos.scores.softDelete(principal.workspaceId, score.id);
         return undefined;
       },

@@ -14,9 +14,15 @@ export const sourceBatchBody = batchOf('sources');
 export function sourceEndpoints({ repos }: ApiDeps) {
   return [
     endpoint({
-      method: 'post', path: '/api/v1/sources', tag: 'sources', bodyLimit: '16mb',
-      summary: 'Upsert up to 1000 sources (a JSON array). Per entry: valid entries are written, invalid ones reported in errors; repeats of an earlier entry are reported in duplicates.',
-      body: sourceBatchBody, status: 200, response: api.sourceBatchResponse,
+      method: 'post',
+      path: '/api/v1/sources',
+      tag: 'sources',
+      bodyLimit: '16mb',
+      summary:
+        'Upsert up to 1000 sources (a JSON array). Per entry: valid entries are written, invalid ones reported in errors; repeats of an earlier entry are reported in duplicates.',
+      body: sourceBatchBody,
+      status: 200,
+      response: api.sourceBatchResponse,
       handler: async ({ principal, body }) => {
         const result: z.output<typeof api.sourceBatchResponse> = { added: [], updated: [], duplicates: [], errors: [] };
         const firstIndex = new Map<string, number>();
@@ -46,7 +52,10 @@ export function sourceEndpoints({ repos }: ApiDeps) {
           firstIndex.set(key, index);
           accepted.push({ index, entry });
         });
-        const outcomes = await repos.sources.upsertMany(principal.workspaceId, accepted.map((a) => a.entry));
+        const outcomes = await repos.sources.upsertMany(
+          principal.workspaceId,
+          accepted.map((a) => a.entry),
+        );
         outcomes.forEach((outcome, i) => {
           const { index, entry } = accepted[i]!;
           if (outcome.conflict) result.errors.push({ index, code: 'CONFLICT', message: outcome.conflict });
@@ -57,8 +66,12 @@ export function sourceEndpoints({ repos }: ApiDeps) {
       },
     }),
     endpoint({
-      method: 'get', path: '/api/v1/sources/:type/:id', tag: 'sources', summary: 'One source with its content',
-      status: 200, response: api.source,
+      method: 'get',
+      path: '/api/v1/sources/:type/:id',
+      tag: 'sources',
+      summary: 'One source with its content',
+      status: 200,
+      response: api.source,
       handler: async ({ principal, params }) => {
         const type = parseWith(z.enum(SOURCE_TYPES), params.type, 'type');
         const found = await repos.sources.find(principal.workspaceId, type, params.id!);

@@ -12,21 +12,35 @@ import { endpoint } from '../endpoint.js';
 export function workspaceEndpoints({ repos }: ApiDeps) {
   return [
     endpoint({
-      method: 'post', path: '/api/v1/workspaces', tag: 'workspaces', summary: 'Create a workspace with its admin and first key (instance owner only)',
-      body: api.createWorkspaceBody, status: 201, response: api.createWorkspaceResponse,
+      method: 'post',
+      path: '/api/v1/workspaces',
+      tag: 'workspaces',
+      summary: 'Create a workspace with its admin and first key (instance owner only)',
+      body: api.createWorkspaceBody,
+      status: 201,
+      response: api.createWorkspaceResponse,
       handler: async ({ principal, body }) => {
         requireOwner(principal);
         return repos.principals.createWorkspace(body.name, body.admin);
       },
     }),
     endpoint({
-      method: 'get', path: '/api/v1/workspaces', tag: 'workspaces', summary: 'Workspaces visible to the caller (all of them for the owner)',
-      status: 200, response: z.object({ data: z.array(api.workspace) }),
+      method: 'get',
+      path: '/api/v1/workspaces',
+      tag: 'workspaces',
+      summary: 'Workspaces visible to the caller (all of them for the owner)',
+      status: 200,
+      response: z.object({ data: z.array(api.workspace) }),
       handler: async ({ principal }) => ({ data: await repos.principals.listWorkspaces(principal) }),
     }),
     endpoint({
-      method: 'post', path: '/api/v1/users', tag: 'users', summary: 'Add a user to the caller\'s workspace (admin)',
-      body: api.createUserBody, status: 201, response: api.user,
+      method: 'post',
+      path: '/api/v1/users',
+      tag: 'users',
+      summary: "Add a user to the caller's workspace (admin)",
+      body: api.createUserBody,
+      status: 201,
+      response: api.user,
       handler: async ({ principal, body }) => {
         requireAdmin(principal);
         try {
@@ -38,13 +52,23 @@ export function workspaceEndpoints({ repos }: ApiDeps) {
       },
     }),
     endpoint({
-      method: 'get', path: '/api/v1/users', tag: 'users', summary: 'Users of the caller\'s workspace',
-      query: api.listQuery, status: 200, response: api.page(api.user),
+      method: 'get',
+      path: '/api/v1/users',
+      tag: 'users',
+      summary: "Users of the caller's workspace",
+      query: api.listQuery,
+      status: 200,
+      response: api.page(api.user),
       handler: async ({ principal, query }) => pageOf(await repos.principals.listUsers(principal.workspaceId, query.limit, query.cursor), query.limit),
     }),
     endpoint({
-      method: 'post', path: '/api/v1/api-keys', tag: 'api-keys', summary: 'Create an API key for a user, or (without userId) for a new service principal (admin). The key is shown once.',
-      body: api.createApiKeyBody, status: 201, response: api.createApiKeyResponse,
+      method: 'post',
+      path: '/api/v1/api-keys',
+      tag: 'api-keys',
+      summary: 'Create an API key for a user, or (without userId) for a new service principal (admin). The key is shown once.',
+      body: api.createApiKeyBody,
+      status: 201,
+      response: api.createApiKeyResponse,
       handler: async ({ principal, body }) => {
         requireAdmin(principal);
         if (body.userId) {
@@ -56,15 +80,23 @@ export function workspaceEndpoints({ repos }: ApiDeps) {
       },
     }),
     endpoint({
-      method: 'get', path: '/api/v1/api-keys', tag: 'api-keys', summary: 'API keys of the workspace (never the secrets) (admin)',
-      query: api.listQuery, status: 200, response: api.page(api.apiKey),
+      method: 'get',
+      path: '/api/v1/api-keys',
+      tag: 'api-keys',
+      summary: 'API keys of the workspace (never the secrets) (admin)',
+      query: api.listQuery,
+      status: 200,
+      response: api.page(api.apiKey),
       handler: async ({ principal, query }) => {
         requireAdmin(principal);
         return pageOf(await repos.principals.listApiKeys(principal.workspaceId, query.limit, query.cursor), query.limit);
       },
     }),
     endpoint({
-      method: 'delete', path: '/api/v1/api-keys/:id', tag: 'api-keys', summary: 'Revoke an API key: it is refused at once (admin)',
+      method: 'delete',
+      path: '/api/v1/api-keys/:id',
+      tag: 'api-keys',
+      summary: 'Revoke an API key: it is refused at once (admin)',
       status: 204,
       handler: async ({ principal, params }) => {
         requireAdmin(principal);

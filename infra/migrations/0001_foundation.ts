@@ -63,7 +63,9 @@ export async function up(knex: Knex): Promise<void> {
   await knex.schema.createTable('sources', (t) => {
     t.uuid('id').primary();
     t.uuid('workspace_id').notNullable().references('workspaces.id');
-    t.text('type').notNullable().checkIn(['trace', 'observation_span', 'trace_session', 'dataset_row', 'call_execution', 'prototype_run'], 'sources_type_check');
+    t.text('type')
+      .notNullable()
+      .checkIn(['trace', 'observation_span', 'trace_session', 'dataset_row', 'call_execution', 'prototype_run'], 'sources_type_check');
     t.text('external_id').notNullable();
     t.text('trace_id');
     t.text('session_id');

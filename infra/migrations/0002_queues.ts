@@ -37,7 +37,9 @@ export async function up(knex: Knex): Promise<void> {
     t.specificType('roles', 'text[]').notNullable();
     t.primary(['queue_id', 'principal_id']);
   });
-  await knex.raw(`alter table queue_members add constraint queue_members_roles_check check (cardinality(roles) > 0 and roles <@ array['annotator','reviewer','manager']::text[])`);
+  await knex.raw(
+    `alter table queue_members add constraint queue_members_roles_check check (cardinality(roles) > 0 and roles <@ array['annotator','reviewer','manager']::text[])`,
+  );
 
   await knex.schema.createTable('queue_items', (t) => {
     t.uuid('id').primary();
@@ -45,7 +47,9 @@ export async function up(knex: Knex): Promise<void> {
     t.uuid('queue_id').notNullable();
     t.uuid('source_id').notNullable();
     t.integer('priority').notNullable().defaultTo(0);
-    t.text('status').notNullable().defaultTo('pending')
+    t.text('status')
+      .notNullable()
+      .defaultTo('pending')
       .checkIn(['pending', 'in_progress', 'pending_review', 'changes_requested', 'completed', 'skipped', 'cancelled'], 'queue_items_status_check');
     // The workflow's snapshot version: the read model only ever moves forward.
     t.integer('version').notNullable().defaultTo(0);

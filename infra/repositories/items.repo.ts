@@ -70,14 +70,16 @@ export function createItemsRepo(db: Db) {
         }
         if (events.length > 0) {
           await trx('item_events')
-            .insert(events.map((e) => ({
-              item_id: snapshot.itemId,
-              dedupe_key: e.dedupeKey,
-              event: e.event,
-              actor_id: e.actorId,
-              details: JSON.stringify(e.details),
-              at: new Date(e.at),
-            })))
+            .insert(
+              events.map((e) => ({
+                item_id: snapshot.itemId,
+                dedupe_key: e.dedupeKey,
+                event: e.event,
+                actor_id: e.actorId,
+                details: JSON.stringify(e.details),
+                at: new Date(e.at),
+              })),
+            )
             .onConflict('dedupe_key')
             .ignore();
         }
@@ -110,14 +112,19 @@ export function createItemsRepo(db: Db) {
             .whereNotNull('t.annotator_id')
             .whereNotIn('i.status', CLOSED)
             .whereRaw('not (t.annotator_id::text = any(i.submitted_by))')
-            .whereRaw('(t.annotator_id::text = any(i.assigned_to) or t.annotator_id::text = any(i.reserved_by) or i.version = 0 or t.created_at > i.updated_at)')
+            .whereRaw(
+              '(t.annotator_id::text = any(i.assigned_to) or t.annotator_id::text = any(i.reserved_by) or i.version = 0 or t.created_at > i.updated_at)',
+            )
             .groupBy('t.annotator_id')
             .select('t.annotator_id', trx.raw('count(distinct t.item_id)::int as open'));
           const load = new Map(loads.map((l) => [str(l.annotator_id), Number(l.open)]));
           chosen = [...ordered].sort((a, b) => (load.get(a) ?? 0) - (load.get(b) ?? 0))[0]!;
         }
         await trx('assignment_turns').insert({ item_id: input.itemId, turn: input.turn, queue_id: input.queueId, annotator_id: chosen });
-        if (chosen) await trx('queues').where({ id: input.queueId }).update({ rotation_cursor: (rotation.indexOf(chosen) + 1) % rotation.length });
+        if (chosen)
+          await trx('queues')
+            .where({ id: input.queueId })
+            .update({ rotation_cursor: (rotation.indexOf(chosen) + 1) % rotation.length });
         return chosen;
       });
     },
@@ -183,7 +190,13 @@ async function writeResults(trx: Db, itemId: string, labelIds: string[], reviewe
     const override = overrides.find((o) => o.labelId === label.id);
     const resolution = resolveLabel(label.type as LabelType, votes, override && reviewerId ? { reviewerId, value: override.value } : undefined);
     await trx('item_results')
-      .insert({ item_id: itemId, label_id: label.id, value: JSON.stringify(resolution.value), method: resolution.method, provenance: JSON.stringify({ ...resolution.provenance, approvedBy: reviewerId }) })
+      .insert({
+        item_id: itemId,
+        label_id: label.id,
+        value: JSON.stringify(resolution.value),
+        method: resolution.method,
+        provenance: JSON.stringify({ ...resolution.provenance, approvedBy: reviewerId }),
+      })
       .onConflict(['item_id', 'label_id'])
       .merge(['value', 'method', 'provenance']);
   }

@@ -86,7 +86,10 @@ export function createLabelsRepo(db: Db) {
     },
 
     async list(workspaceId: string, opts: { limit: number; cursor?: string; includeArchived: boolean }) {
-      const query = db('labels').where({ workspace_id: workspaceId }).orderBy('id').limit(opts.limit + 1);
+      const query = db('labels')
+        .where({ workspace_id: workspaceId })
+        .orderBy('id')
+        .limit(opts.limit + 1);
       if (!opts.includeArchived) query.whereNull('archived_at');
       if (opts.cursor) query.where('id', '>', opts.cursor);
       return ((await query) as Row[]).map(toLabel);

@@ -126,7 +126,10 @@ export function createPrincipalsRepo(db: Db) {
     },
 
     async listUsers(workspaceId: string, limit: number, cursor?: string) {
-      const query = db('principals').where({ workspace_id: workspaceId, kind: 'user' }).orderBy('id').limit(limit + 1);
+      const query = db('principals')
+        .where({ workspace_id: workspaceId, kind: 'user' })
+        .orderBy('id')
+        .limit(limit + 1);
       if (cursor) query.where('id', '>', cursor);
       return ((await query) as Row[]).map(toUser);
     },
@@ -170,7 +173,9 @@ export function createPrincipalsRepo(db: Db) {
 
     /** Revokes a key; returns false when the workspace has no such key. */
     async revokeApiKey(workspaceId: string, id: string): Promise<boolean> {
-      const updated = await db('api_keys').where({ workspace_id: workspaceId, id }).update({ revoked_at: db.raw('coalesce(revoked_at, now())') });
+      const updated = await db('api_keys')
+        .where({ workspace_id: workspaceId, id })
+        .update({ revoked_at: db.raw('coalesce(revoked_at, now())') });
       return updated > 0;
     },
   };

@@ -115,7 +115,10 @@ export function createQueuesRepo(db: Db) {
     if (ids.length === 0) return [];
     const [rows, labels, members] = await Promise.all([
       db('queues').where({ workspace_id: workspaceId }).whereIn('id', ids).whereNull('deleted_at').orderBy('id') as Promise<Row[]>,
-      db('queue_labels as ql').join('labels as l', 'l.id', 'ql.label_id').whereIn('ql.queue_id', ids).orderBy('ql.position')
+      db('queue_labels as ql')
+        .join('labels as l', 'l.id', 'ql.label_id')
+        .whereIn('ql.queue_id', ids)
+        .orderBy('ql.position')
         .select('ql.queue_id', 'ql.label_id', 'ql.required', 'l.key', 'l.name', 'l.type') as Promise<Row[]>,
       db('queue_members').whereIn('queue_id', ids).orderBy('principal_id') as Promise<Row[]>,
     ]);
@@ -129,12 +132,21 @@ export function createQueuesRepo(db: Db) {
       reservationTimeoutSeconds: num(r.reservation_timeout_seconds),
       requiresReview: r.requires_review === true,
       status: oneOf(QUEUE_STATUSES, r.status, 'queue status'),
-      labels: labels.filter((l) => l.queue_id === r.id).map((l) => ({
-        labelId: str(l.label_id), key: str(l.key), name: str(l.name), type: str(l.type), required: l.required === true,
-      })),
-      members: members.filter((m) => m.queue_id === r.id).map((m) => ({
-        userId: str(m.principal_id), roles: texts(m.roles).map((x) => oneOf(QUEUE_ROLES, x, 'queue role')),
-      })),
+      labels: labels
+        .filter((l) => l.queue_id === r.id)
+        .map((l) => ({
+          labelId: str(l.label_id),
+          key: str(l.key),
+          name: str(l.name),
+          type: str(l.type),
+          required: l.required === true,
+        })),
+      members: members
+        .filter((m) => m.queue_id === r.id)
+        .map((m) => ({
+          userId: str(m.principal_id),
+          roles: texts(m.roles).map((x) => oneOf(QUEUE_ROLES, x, 'queue role')),
+        })),
       createdAt: iso(r.created_at),
       updatedAt: iso(r.updated_at),
     }));
@@ -142,7 +154,8 @@ export function createQueuesRepo(db: Db) {
 
   async function replaceLabels(trx: Db, queueId: string, labels: { labelId: string; required: boolean }[]) {
     await trx('queue_labels').where({ queue_id: queueId }).delete();
-    if (labels.length) await trx('queue_labels').insert(labels.map((l, position) => ({ queue_id: queueId, label_id: l.labelId, required: l.required, position })));
+    if (labels.length)
+      await trx('queue_labels').insert(labels.map((l, position) => ({ queue_id: queueId, label_id: l.labelId, required: l.required, position })));
   }
 
   async function replaceMembers(trx: Db, queueId: string, members: QueueMember[]) {
@@ -177,25 +190,36 @@ export function createQueuesRepo(db: Db) {
 
     /** Queues the caller can see: all for admins, else those they are a member of. */
     async list(workspaceId: string, viewer: { id: string; isAdmin: boolean }, limit: number, cursor?: string): Promise<QueueRecord[]> {
-      const query = db('queues').where({ workspace_id: workspaceId }).whereNull('deleted_at').orderBy('id').limit(limit + 1).select('id');
+      const query = db('queues')
+        .where({ workspace_id: workspaceId })
+        .whereNull('deleted_at')
+        .orderBy('id')
+        .limit(limit + 1)
+        .select('id');
       if (cursor) query.where('id', '>', cursor);
       if (!viewer.isAdmin) query.whereIn('id', db('queue_members').where({ principal_id: viewer.id }).select('queue_id'));
       const ids = ((await query) as Row[]).map((r) => str(r.id));
       return load(workspaceId, ids);
     },
 
-    async update(workspaceId: string, id: string, patch: Partial<QueueSettings> & { labels?: { labelId: string; required: boolean }[]; members?: QueueMember[] }): Promise<QueueRecord> {
+    async update(
+      workspaceId: string,
+      id: string,
+      patch: Partial<QueueSettings> & { labels?: { labelId: string; required: boolean }[]; members?: QueueMember[] },
+    ): Promise<QueueRecord> {
       await db.transaction(async (trx) => {
-        await trx('queues').where({ workspace_id: workspaceId, id }).update({
-          ...(patch.name !== undefined && { name: patch.name }),
-          ...(patch.description !== undefined && { description: patch.description }),
-          ...(patch.instructions !== undefined && { instructions: patch.instructions }),
-          ...(patch.assignmentStrategy !== undefined && { assignment_strategy: patch.assignmentStrategy }),
-          ...(patch.annotationsRequired !== undefined && { annotations_required: patch.annotationsRequired }),
-          ...(patch.reservationTimeoutSeconds !== undefined && { reservation_timeout_seconds: patch.reservationTimeoutSeconds }),
-          ...(patch.requiresReview !== undefined && { requires_review: patch.requiresReview }),
-          updated_at: trx.fn.now(),
-        });
+        await trx('queues')
+          .where({ workspace_id: workspaceId, id })
+          .update({
+            ...(patch.name !== undefined && { name: patch.name }),
+            ...(patch.description !== undefined && { description: patch.description }),
+            ...(patch.instructions !== undefined && { instructions: patch.instructions }),
+            ...(patch.assignmentStrategy !== undefined && { assignment_strategy: patch.assignmentStrategy }),
+            ...(patch.annotationsRequired !== undefined && { annotations_required: patch.annotationsRequired }),
+            ...(patch.reservationTimeoutSeconds !== undefined && { reservation_timeout_seconds: patch.reservationTimeoutSeconds }),
+            ...(patch.requiresReview !== undefined && { requires_review: patch.requiresReview }),
+            updated_at: trx.fn.now(),
+          });
         if (patch.labels) await replaceLabels(trx, id, patch.labels);
         if (patch.members) await replaceMembers(trx, id, patch.members);
       });
@@ -213,10 +237,24 @@ export function createQueuesRepo(db: Db) {
     },
 
     /** New item rows; a source already in the queue is skipped by the unique constraint. */
-    async insertItems(workspaceId: string, queueId: string, seatsRequired: number, entries: { sourceId: string; priority: number }[]): Promise<Map<string, string>> {
+    async insertItems(
+      workspaceId: string,
+      queueId: string,
+      seatsRequired: number,
+      entries: { sourceId: string; priority: number }[],
+    ): Promise<Map<string, string>> {
       if (entries.length === 0) return new Map();
       const rows: Row[] = await db('queue_items')
-        .insert(entries.map((e) => ({ id: newId(), workspace_id: workspaceId, queue_id: queueId, source_id: e.sourceId, priority: e.priority, seats_required: seatsRequired })))
+        .insert(
+          entries.map((e) => ({
+            id: newId(),
+            workspace_id: workspaceId,
+            queue_id: queueId,
+            source_id: e.sourceId,
+            priority: e.priority,
+            seats_required: seatsRequired,
+          })),
+        )
         .onConflict(['queue_id', 'source_id'])
         .ignore()
         .returning(['id', 'source_id']);
@@ -241,12 +279,18 @@ export function createQueuesRepo(db: Db) {
     },
 
     async listItems(queueId: string, filter: ItemFilter, limit: number, cursor?: string): Promise<ItemRecord[]> {
-      const query = itemsQuery().where('i.queue_id', queueId).orderBy('i.id').limit(limit + 1);
+      const query = itemsQuery()
+        .where('i.queue_id', queueId)
+        .orderBy('i.id')
+        .limit(limit + 1);
       if (cursor) query.where('i.id', '>', cursor);
       if (filter.status) query.where('i.status', filter.status);
       if (filter.sourceType) query.where('s.type', filter.sourceType);
       if (filter.assignee) {
-        query.whereRaw('(? = any(i.assigned_to) or ? = any(i.reserved_by) or ? = any(i.submitted_by) or ? = any(i.rework_for))', Array(4).fill(filter.assignee));
+        query.whereRaw(
+          '(? = any(i.assigned_to) or ? = any(i.reserved_by) or ? = any(i.submitted_by) or ? = any(i.rework_for))',
+          Array(4).fill(filter.assignee),
+        );
       }
       return ((await query) as Row[]).map(toItem);
     },
@@ -271,7 +315,12 @@ export function createQueuesRepo(db: Db) {
           [annotatorId, annotatorId, annotatorId],
         )
         .limit(limit)
-        .select('i.id', 'i.priority', 'i.submitted_count', db.raw('(? = any(i.reserved_by) or ? = any(i.rework_for) or ? = any(i.assigned_to)) as personal', [annotatorId, annotatorId, annotatorId]));
+        .select(
+          'i.id',
+          'i.priority',
+          'i.submitted_count',
+          db.raw('(? = any(i.reserved_by) or ? = any(i.rework_for) or ? = any(i.assigned_to)) as personal', [annotatorId, annotatorId, annotatorId]),
+        );
       return rows.map((r) => ({ id: str(r.id), personal: r.personal === true, rank: `${num(r.submitted_count) > 0 ? 1 : 0}:${num(r.priority)}` }));
     },
 
@@ -280,7 +329,10 @@ export function createQueuesRepo(db: Db) {
         .where({ 'i.queue_id': queueId, 'i.status': 'pending_review' })
         .whereRaw('not (? = any(i.submitted_by))', [reviewerId])
         .whereRaw(`not exists (select 1 from scores s where s.queue_item_id = i.id and s.annotator_id = ?)`, [reviewerId])
-        .orderBy([{ column: 'i.priority', order: 'desc' }, { column: 'i.id', order: 'asc' }])
+        .orderBy([
+          { column: 'i.priority', order: 'desc' },
+          { column: 'i.id', order: 'asc' },
+        ])
         .first('i.id');
       return row ? str(row.id) : null;
     },
@@ -320,8 +372,9 @@ export function createQueuesRepo(db: Db) {
 
     async progress(queueId: string) {
       const byStatus: Row[] = await db('queue_items').where({ queue_id: queueId }).groupBy('status').select('status', db.raw('count(*)::int as count'));
-      const perAnnotator: Row[] = await db.raw(
-        `select a.annotator_id,
+      const perAnnotator: Row[] = await db
+        .raw(
+          `select a.annotator_id,
            count(*) filter (where a.kind = 'assigned')::int as assigned,
            count(*) filter (where a.kind = 'reserved')::int as reserved,
            count(*) filter (where a.kind = 'submitted')::int as submitted,
@@ -332,8 +385,9 @@ export function createQueuesRepo(db: Db) {
            union all select unnest(submitted_by), 'submitted' from queue_items where queue_id = ?
            union all select unnest(skipped_by), 'skipped' from queue_items where queue_id = ?
          ) a group by a.annotator_id`,
-        [queueId, queueId, queueId, queueId],
-      ).then((r: { rows: Row[] }) => r.rows);
+          [queueId, queueId, queueId, queueId],
+        )
+        .then((r: { rows: Row[] }) => r.rows);
       const activity: Row[] = await db('item_events as e')
         .join('queue_items as i', 'i.id', 'e.item_id')
         .where('i.queue_id', queueId)

@@ -148,7 +148,18 @@ export function createScoresRepo(db: Db) {
         };
       });
       const insert = db('scores').insert(rows).toSQL();
-      const updated = ['label_version', 'value', 'value_number', 'value_text', 'value_boolean', 'value_texts', 'principal_id', 'score_source', 'notes', 'metadata'];
+      const updated = [
+        'label_version',
+        'value',
+        'value_number',
+        'value_text',
+        'value_boolean',
+        'value_texts',
+        'principal_id',
+        'score_source',
+        'notes',
+        'metadata',
+      ];
       const result = await db.raw(
         `${insert.sql} on conflict (source_id, label_id, annotator_id) where queue_item_id is null and deleted_at is null
          do update set ${updated.map((c) => `${c} = excluded.${c}`).join(', ')}, updated_at = now() returning id, (xmax = 0) as inserted`,
@@ -170,7 +181,9 @@ export function createScoresRepo(db: Db) {
 
     /** Scores the viewer may see: the blind rule of DESIGN.md §4 applies to queue scores. */
     async list(workspaceId: string, viewer: ScoreViewer, filter: ScoreFilter, limit: number, cursor?: string): Promise<ScoreRecord[]> {
-      const query = selectScores(workspaceId).orderBy('s.id').limit(limit + 1);
+      const query = selectScores(workspaceId)
+        .orderBy('s.id')
+        .limit(limit + 1);
       query.whereRaw(BLIND_RULE, { viewer: viewer.id, isAdmin: viewer.isAdmin });
       if (filter.queueItemId) query.where('s.queue_item_id', filter.queueItemId);
       if (cursor) query.where('s.id', '>', cursor);

@@ -79,16 +79,19 @@ export function createSourcesRepo(db: Db) {
       const returned: Row[] = await db('sources')
         .insert(rows)
         .onConflict(['workspace_id', 'type', 'external_id'])
-        .merge(['trace_id', 'session_id', 'name', 'input', 'output', 'messages', 'attributes', 'metadata', 'updated_at'].reduce<Record<string, unknown>>(
-          (acc, col) => ({ ...acc, [col]: col === 'updated_at' ? db.fn.now() : db.raw('excluded.??', [col]) }),
-          {},
-        ))
+        .merge(
+          ['trace_id', 'session_id', 'name', 'input', 'output', 'messages', 'attributes', 'metadata', 'updated_at'].reduce<Record<string, unknown>>(
+            (acc, col) => ({ ...acc, [col]: col === 'updated_at' ? db.fn.now() : db.raw('excluded.??', [col]) }),
+            {},
+          ),
+        )
         .where(db.raw(`sources.type <> 'observation_span' or sources.trace_id = excluded.trace_id`))
         .returning(['type', 'external_id', db.raw('(xmax = 0) as inserted')]);
       const byKey = new Map(returned.map((r) => [sourceKey(sourceType(r.type), str(r.external_id)), r.inserted === true]));
       return entries.map((e) => {
         const inserted = byKey.get(sourceKey(e.type, e.id));
-        if (inserted === undefined) return { inserted: false, updated: false, conflict: `Span ${e.id} already belongs to another trace; a span belongs to one trace.` };
+        if (inserted === undefined)
+          return { inserted: false, updated: false, conflict: `Span ${e.id} already belongs to another trace; a span belongs to one trace.` };
         return { inserted, updated: !inserted };
       });
     },
@@ -103,7 +106,10 @@ export function createSourcesRepo(db: Db) {
       if (keys.length === 0) return new Map();
       const rows: Row[] = await db('sources')
         .where({ workspace_id: workspaceId })
-        .whereIn(['type', 'external_id'], keys.map((k) => [k.type, k.id]))
+        .whereIn(
+          ['type', 'external_id'],
+          keys.map((k) => [k.type, k.id]),
+        )
         .select('id', 'type', 'external_id');
       return new Map(rows.map((r) => [sourceKey(sourceType(r.type), str(r.external_id)), str(r.id)]));
     },

@@ -57,7 +57,10 @@ export async function createQueueFixture(
   const managers = await people(opts.managers ?? 0, 'manager');
   const created = await admin.post('/api/v1/queues', {
     name: `queue-${randomUUID().slice(0, 6)}`,
-    labels: [{ label: 'rating', required: true }, { label: 'score', required: false }],
+    labels: [
+      { label: 'rating', required: true },
+      { label: 'score', required: false },
+    ],
     members: [
       ...annotators.map((p) => ({ userId: p.id, roles: ['annotator'] })),
       ...reviewers.map((p) => ({ userId: p.id, roles: ['reviewer'] })),
@@ -86,7 +89,14 @@ export async function createQueueFixture(
   };
   const itemIds = await addItems(opts.items ?? 1);
   return {
-    workspaceId: ws.workspaceId, admin, queueId, annotators, reviewers, managers, itemIds, addItems,
+    workspaceId: ws.workspaceId,
+    admin,
+    queueId,
+    annotators,
+    reviewers,
+    managers,
+    itemIds,
+    addItems,
     path: (suffix = '') => `/api/v1/queues/${queueId}${suffix}`,
   };
 }

@@ -54,12 +54,14 @@ async function request(url: string, method: string, body: string | undefined, he
 
 export function apiClient(baseUrl: string, key: string | undefined): ApiClient {
   const auth: Record<string, string> = key === undefined ? {} : { authorization: `Bearer ${key}` };
-  const json = (method: string) => (path: string, body?: unknown, headers: Record<string, string> = {}) =>
-    request(`${baseUrl}${path}`, method, body === undefined ? undefined : JSON.stringify(body), {
-      ...auth,
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      ...headers,
-    });
+  const json =
+    (method: string) =>
+    (path: string, body?: unknown, headers: Record<string, string> = {}) =>
+      request(`${baseUrl}${path}`, method, body === undefined ? undefined : JSON.stringify(body), {
+        ...auth,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...headers,
+      });
   return {
     get: (path) => request(`${baseUrl}${path}`, 'GET', undefined, auth),
     post: json('POST'),
@@ -112,11 +114,23 @@ export async function startTestSystem(opts: { worker?: boolean } = {}): Promise<
   let nativeConnection: NativeConnection | undefined;
 
   const system: TestSystem = {
-    url, db, repos, temporal, databaseUrl, ownerKey, ownerWorkspaceId,
+    url,
+    db,
+    repos,
+    temporal,
+    databaseUrl,
+    ownerKey,
+    ownerWorkspaceId,
     as: (key) => apiClient(url, key),
     async startWorker() {
       nativeConnection ??= await NativeConnection.connect({ address });
-      worker = await createWorker({ connection: nativeConnection, namespace: 'default', taskQueue, db, workflowBundle: { codePath: inject('workflowBundlePath') } });
+      worker = await createWorker({
+        connection: nativeConnection,
+        namespace: 'default',
+        taskQueue,
+        db,
+        workflowBundle: { codePath: inject('workflowBundlePath') },
+      });
       workerRun = worker.run();
       return worker;
     },

@@ -31,7 +31,9 @@ describe('configuration', () => {
     const server = net.createServer();
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const port = (server.address() as net.AddressInfo).port;
-    await expect(assertPortFree(port, 'TEMPORAL_UI_PORT')).rejects.toThrow(`Port ${port} is already in use (TEMPORAL_UI_PORT). Stop what uses it or set TEMPORAL_UI_PORT to a free port.`);
+    await expect(assertPortFree(port, 'TEMPORAL_UI_PORT')).rejects.toThrow(
+      `Port ${port} is already in use (TEMPORAL_UI_PORT). Stop what uses it or set TEMPORAL_UI_PORT to a free port.`,
+    );
     await new Promise((resolve) => server.close(resolve));
     await expect(assertPortFree(port, 'TEMPORAL_UI_PORT')).resolves.toBeUndefined();
   });

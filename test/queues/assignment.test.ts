@@ -15,11 +15,17 @@ describe('assignment of seats to annotators', () => {
   afterAll(async () => system?.close());
 
   const rows = (itemIds: string[]) =>
-    system.db('queue_items').whereIn('id', itemIds).select('id', 'assigned_to', 'reserved_by', 'status') as Promise<{ id: string; assigned_to: string[]; reserved_by: string[]; status: string }[]>;
+    system.db('queue_items').whereIn('id', itemIds).select('id', 'assigned_to', 'reserved_by', 'status') as Promise<
+      { id: string; assigned_to: string[]; reserved_by: string[]; status: string }[]
+    >;
   const countBy = (values: string[]) => values.reduce<Record<string, number>>((acc, v) => ({ ...acc, [v]: (acc[v] ?? 0) + 1 }), {});
   /** Waits until every item has exactly one assignee in the read model; returns itemId → assignee. */
   const settledAssignees = async (itemIds: string[]) => {
-    const settled = await waitFor(() => rows(itemIds), (rs) => rs.length === itemIds.length && rs.every((r) => r.assigned_to.length === 1), 30_000);
+    const settled = await waitFor(
+      () => rows(itemIds),
+      (rs) => rs.length === itemIds.length && rs.every((r) => r.assigned_to.length === 1),
+      30_000,
+    );
     return new Map(settled.map((r) => [r.id, r.assigned_to[0]!]));
   };
 
@@ -80,15 +86,28 @@ describe('assignment of seats to annotators', () => {
 
   it('reassigns an assignment nobody started within the reservation timeout to another annotator', async () => {
     // 3 s rather than 2, so that each assignee is still visible in the read model on a loaded machine.
-    const q = await createQueueFixture(system, { annotators: 2, annotationsRequired: 1, assignmentStrategy: 'round_robin', reservationTimeoutSeconds: 3, items: 1 });
+    const q = await createQueueFixture(system, {
+      annotators: 2,
+      annotationsRequired: 1,
+      assignmentStrategy: 'round_robin',
+      reservationTimeoutSeconds: 3,
+      items: 1,
+    });
     const itemId = q.itemIds[0]!;
     const annotatorIds = q.annotators.map((a) => a.id);
 
-    const firstTurn = await waitFor(() => system.db('assignment_turns').where({ item_id: itemId, turn: 1 }).first(), (t) => t !== undefined);
+    const firstTurn = await waitFor(
+      () => system.db('assignment_turns').where({ item_id: itemId, turn: 1 }).first(),
+      (t) => t !== undefined,
+    );
     const first: string = firstTurn.annotator_id;
     expect(annotatorIds).toContain(first);
 
-    const second = await waitFor(() => rows([itemId]), (rs) => rs[0]!.assigned_to.length === 1 && rs[0]!.assigned_to[0] !== first, 15_000);
+    const second = await waitFor(
+      () => rows([itemId]),
+      (rs) => rs[0]!.assigned_to.length === 1 && rs[0]!.assigned_to[0] !== first,
+      15_000,
+    );
     const reassignedTo = second[0]!.assigned_to[0]!;
     expect(annotatorIds).toContain(reassignedTo);
     expect(reassignedTo).not.toBe(first);
@@ -103,7 +122,10 @@ describe('assignment of seats to annotators', () => {
     expect(timeline.findIndex((e) => e.event === 'assigned' && e.details.annotatorId === first)).toBeLessThan(lapse);
 
     const turns = await system.db('assignment_turns').where({ item_id: itemId }).orderBy('turn').select('turn', 'annotator_id');
-    expect(turns.slice(0, 2)).toEqual([{ turn: 1, annotator_id: first }, { turn: 2, annotator_id: reassignedTo }]);
+    expect(turns.slice(0, 2)).toEqual([
+      { turn: 1, annotator_id: first },
+      { turn: 2, annotator_id: reassignedTo },
+    ]);
 
     // The new assignee can take it up straight away.
     const taker = q.annotators.find((a) => a.id === reassignedTo)!;
@@ -112,7 +134,7 @@ describe('assignment of seats to annotators', () => {
     expect(next.body.item.id).toBe(itemId);
   });
 
-  it('a manual pin puts the item first in that annotator\'s next, ahead of higher-priority items, and keeps others off it', async () => {
+  it("a manual pin puts the item first in that annotator's next, ahead of higher-priority items, and keeps others off it", async () => {
     const q = await createQueueFixture(system, { annotators: 2, annotationsRequired: 1, items: 2 });
     const [a, b] = q.annotators;
     const urgent = (await q.addItems(1, 100))[0]!;

@@ -49,7 +49,12 @@ describe('the blind rule', () => {
 
   async function annotate(q: QueueFixture, person: Person, itemId: string, rating: string, score: number) {
     expect((await person.api.post(q.path(`/items/${itemId}/reserve`))).status).toBe(200);
-    const res = await person.api.post(q.path(`/items/${itemId}/submit`), { annotations: [{ label: 'rating', value: rating }, { label: 'score', value: score }] });
+    const res = await person.api.post(q.path(`/items/${itemId}/submit`), {
+      annotations: [
+        { label: 'rating', value: rating },
+        { label: 'score', value: score },
+      ],
+    });
     expect(res.status, JSON.stringify(res.body)).toBe(200);
   }
 
@@ -69,7 +74,11 @@ describe('the blind rule', () => {
     expect(scores.status).toBe(200);
     const all = await api.get('/api/v1/scores?limit=500');
     expect(all.status).toBe(200);
-    const ids = (rows: { annotatorId: string; queueItemId: string | null }[]) => rows.filter((r) => r.queueItemId === cast.itemId).map((r) => r.annotatorId).sort();
+    const ids = (rows: { annotatorId: string; queueItemId: string | null }[]) =>
+      rows
+        .filter((r) => r.queueItemId === cast.itemId)
+        .map((r) => r.annotatorId)
+        .sort();
     return { detail: ids(detail.body.annotations), scores: ids(scores.body.data), workspaceScores: ids(all.body.data) };
   }
 
@@ -115,14 +124,19 @@ describe('the blind rule', () => {
     // Holding the seat (reserved, then submitted), the manager-annotator still sees only their own.
     expect((await k.managerAnnotator.api.post(k.q.path(`/items/${k.itemId}/reserve`))).status).toBe(200);
     expect(await seenBy(k, k.managerAnnotator.api)).toEqual(same([]));
-    const submitted = await k.managerAnnotator.api.post(k.q.path(`/items/${k.itemId}/submit`), { annotations: [{ label: 'rating', value: 'good' }, { label: 'score', value: 1.5 }] });
+    const submitted = await k.managerAnnotator.api.post(k.q.path(`/items/${k.itemId}/submit`), {
+      annotations: [
+        { label: 'rating', value: 'good' },
+        { label: 'score', value: 1.5 },
+      ],
+    });
     expect(submitted.status).toBe(200);
     expect((await system.db('queue_items').where({ id: k.itemId }).first()).status).toBe('pending_review');
     expect(await seenBy(k, k.managerAnnotator.api)).toEqual(same(twice(k.managerAnnotator.id)));
     expect(await seenBy(k, k.manager.api)).toEqual(same(twice(k.a.id, k.b.id, k.managerAnnotator.id)));
   });
 
-  it('shows a reviewer everyone\'s values once the item is in review, and not before', async () => {
+  it("shows a reviewer everyone's values once the item is in review, and not before", async () => {
     const k = await cast();
     await annotate(k.q, k.a, k.itemId, 'good', 3.25);
     await annotate(k.q, k.b, k.itemId, 'bad', 7.75);
@@ -141,7 +155,10 @@ describe('the blind rule', () => {
     expect(await seenBy(k, k.c.api)).toEqual(same(twice(k.c.id)));
 
     // While changes are requested the reviewer keeps seeing them; the reworking annotator does not.
-    const sentBack = await k.reviewer.api.post(k.q.path(`/items/${k.itemId}/review`), { action: 'request_changes', targets: [{ annotatorId: k.a.id, comment: 'again' }] });
+    const sentBack = await k.reviewer.api.post(k.q.path(`/items/${k.itemId}/review`), {
+      action: 'request_changes',
+      targets: [{ annotatorId: k.a.id, comment: 'again' }],
+    });
     expect(sentBack.status).toBe(200);
     expect(await seenBy(k, k.reviewer.api)).toEqual(same(everyone));
     expect(await seenBy(k, k.a.api)).toEqual(same(twice(k.a.id)));
@@ -154,7 +171,10 @@ describe('the blind rule', () => {
     await annotate(k.q, k.b, k.itemId, 'bad', 7.75);
     await annotate(k.q, k.managerAnnotator, k.itemId, 'good', 5);
     expect((await k.reviewer.api.post(k.q.path(`/items/${k.itemId}/review`), { action: 'approve' })).status).toBe(200);
-    await waitFor(() => system.db('queue_items').where({ id: k.itemId }).first(), (r) => r.status === 'completed');
+    await waitFor(
+      () => system.db('queue_items').where({ id: k.itemId }).first(),
+      (r) => r.status === 'completed',
+    );
 
     const everyone = same(twice(k.a.id, k.b.id, k.managerAnnotator.id));
     for (const person of [k.a, k.b, k.c, k.reviewer, k.manager, k.managerAnnotator]) {
@@ -205,7 +225,10 @@ describe('the blind rule', () => {
 
     await annotate(k.q, k.c, k.itemId, 'good', 5);
     expect((await k.reviewer.api.post(k.q.path(`/items/${k.itemId}/review`), { action: 'approve' })).status).toBe(200);
-    await waitFor(() => system.db('queue_items').where({ id: k.itemId }).first(), (r) => r.status === 'completed');
+    await waitFor(
+      () => system.db('queue_items').where({ id: k.itemId }).first(),
+      (r) => r.status === 'completed',
+    );
     const done = await check(k.a.api);
     expect(done.byStatus).toEqual({ completed: 1 });
   });

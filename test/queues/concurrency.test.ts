@@ -15,7 +15,11 @@ describe('seats under concurrent requests', () => {
   afterAll(async () => system?.close());
 
   const workflowState = (itemId: string) => system.temporal.client.workflow.getHandle(`item-${itemId}`).query<ItemState>('state');
-  const reservedInWorkflow = (state: ItemState) => Object.values(state.seats).filter((s) => s.state === 'reserved').map((s) => s.annotatorId).sort();
+  const reservedInWorkflow = (state: ItemState) =>
+    Object.values(state.seats)
+      .filter((s) => s.state === 'reserved')
+      .map((s) => s.annotatorId)
+      .sort();
   const statuses = (results: HttpResult[]) => results.map((r) => r.status).sort((a, b) => a - b);
   const rateLimited = (results: HttpResult[]) => results.filter((r) => r.status === 429).map((r) => r.body);
   const serverErrors = (results: HttpResult[]) => results.filter((r) => r.status >= 500).map((r) => ({ status: r.status, body: r.body }));
@@ -35,10 +39,16 @@ describe('seats under concurrent requests', () => {
     expect(rateLimited(results), 'no request is rate limited').toEqual([]);
     expect(statuses(results)).toEqual([...Array(6).fill(200), ...Array(14).fill(204)]);
 
-    const winners = results.flatMap((r, i) => (r.status === 200 ? [{ annotatorId: q.annotators[i]!.id, itemId: r.body.item.id as string, expiresAt: r.body.reservation?.expiresAt ?? null }] : []));
+    const winners = results.flatMap((r, i) =>
+      r.status === 200 ? [{ annotatorId: q.annotators[i]!.id, itemId: r.body.item.id as string, expiresAt: r.body.reservation?.expiresAt ?? null }] : [],
+    );
     const pairs = winners.map((w) => `${w.itemId}:${w.annotatorId}`);
     expect(new Set(pairs).size).toBe(pairs.length);
-    const winnersOf = (itemId: string) => winners.filter((w) => w.itemId === itemId).map((w) => w.annotatorId).sort();
+    const winnersOf = (itemId: string) =>
+      winners
+        .filter((w) => w.itemId === itemId)
+        .map((w) => w.annotatorId)
+        .sort();
 
     for (const itemId of q.itemIds) {
       expect(winnersOf(itemId), `item ${itemId} went to exactly 2 callers`).toHaveLength(2);
@@ -83,7 +93,10 @@ describe('seats under concurrent requests', () => {
       expect(r.body.error.code).toBe('CONFLICT');
       expect(r.body.error.message).toMatch(/seat/i);
     }
-    const winners = q.annotators.filter((_, i) => results[i]!.status === 200).map((a) => a.id).sort();
+    const winners = q.annotators
+      .filter((_, i) => results[i]!.status === 200)
+      .map((a) => a.id)
+      .sort();
 
     const state = await workflowState(itemId);
     expect(Object.keys(state.seats)).toHaveLength(2);
@@ -113,7 +126,10 @@ describe('seats under concurrent requests', () => {
     const q = await createQueueFixture(system, { annotators: 1, annotationsRequired: 1, items: 6 });
     const [a] = q.annotators;
     // Every workflow has written its first snapshot, so only the reserves race each other.
-    await waitFor(() => system.db('item_events').whereIn('item_id', q.itemIds).where({ event: 'created' }), (rows) => rows.length === q.itemIds.length);
+    await waitFor(
+      () => system.db('item_events').whereIn('item_id', q.itemIds).where({ event: 'created' }),
+      (rows) => rows.length === q.itemIds.length,
+    );
 
     const results = await Promise.all(q.itemIds.map((itemId) => Promise.all(Array.from({ length: 3 }, () => a!.api.post(q.path(`/items/${itemId}/reserve`))))));
 
@@ -126,7 +142,10 @@ describe('seats under concurrent requests', () => {
       expect(row.seats[0].expiresAt).toBe(held);
       expect(await system.db('item_events').where({ item_id: itemId, event: 'reserved' }), 'one reservation in the timeline').toHaveLength(1);
       // Each answer is a 200 that shows the reservation the caller really holds (not a read of the item from before it).
-      expect(results[i]!.map((r) => [r.status, r.body.reservation?.expiresAt ?? null, r.body.item?.status]), `answers for item ${itemId}`).toEqual(Array(3).fill([200, held, 'in_progress']));
+      expect(
+        results[i]!.map((r) => [r.status, r.body.reservation?.expiresAt ?? null, r.body.item?.status]),
+        `answers for item ${itemId}`,
+      ).toEqual(Array(3).fill([200, held, 'in_progress']));
     }
   });
 });

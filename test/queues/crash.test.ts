@@ -44,11 +44,23 @@ describe('crash safety', () => {
     const itemId = q.itemIds[0]!;
     const [annotator] = q.annotators;
     expect((await annotator!.api.post(q.path('/next'))).status).toBe(200);
-    const submitted = await annotator!.api.post(q.path(`/items/${itemId}/submit`), { annotations: [{ label: 'rating', value: 'bad' }, { label: 'score', value: 3 }] }, { 'idempotency-key': 'crash-1' });
+    const submitted = await annotator!.api.post(
+      q.path(`/items/${itemId}/submit`),
+      {
+        annotations: [
+          { label: 'rating', value: 'bad' },
+          { label: 'score', value: 3 },
+        ],
+      },
+      { 'idempotency-key': 'crash-1' },
+    );
     expect(submitted.status).toBe(200);
 
     // The finalizing activity is running and held at the gate: kill the worker there.
-    await waitFor(() => Promise.resolve(fs.existsSync(`${gate}.waiting`)), (v) => v);
+    await waitFor(
+      () => Promise.resolve(fs.existsSync(`${gate}.waiting`)),
+      (v) => v,
+    );
     child.kill('SIGKILL');
     await new Promise((r) => child!.once('exit', r));
     const held = await system.db('queue_items').where({ id: itemId }).first();
@@ -57,7 +69,11 @@ describe('crash safety', () => {
 
     fs.writeFileSync(gate, 'open');
     await system.startWorker();
-    const done = await waitFor(() => system.db('queue_items').where({ id: itemId }).first(), (row) => row.status === 'completed', 45_000);
+    const done = await waitFor(
+      () => system.db('queue_items').where({ id: itemId }).first(),
+      (row) => row.status === 'completed',
+      45_000,
+    );
     expect(done.submitted_by).toEqual([annotator!.id]);
     expect(await system.db('scores').where({ queue_item_id: itemId }).count({ n: '*' })).toEqual([{ n: 2 }]);
     const results = await system.db('item_results').where({ item_id: itemId });
@@ -65,7 +81,16 @@ describe('crash safety', () => {
     const events = (await system.db('item_events').where({ item_id: itemId }).orderBy('id')).map((e) => e.event);
     expect(events.filter((e) => e === 'submitted')).toHaveLength(1);
     expect(events.filter((e) => e === 'finalized')).toHaveLength(1);
-    const retry = await annotator!.api.post(q.path(`/items/${itemId}/submit`), { annotations: [{ label: 'rating', value: 'bad' }, { label: 'score', value: 3 }] }, { 'idempotency-key': 'crash-1' });
+    const retry = await annotator!.api.post(
+      q.path(`/items/${itemId}/submit`),
+      {
+        annotations: [
+          { label: 'rating', value: 'bad' },
+          { label: 'score', value: 3 },
+        ],
+      },
+      { 'idempotency-key': 'crash-1' },
+    );
     expect(retry.status).toBe(200);
     expect(retry.body).toEqual(submitted.body);
   }, 90_000);

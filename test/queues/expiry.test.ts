@@ -16,7 +16,11 @@ describe('reservation leases: expiry, heartbeat, release and skip', () => {
     system.db('item_events').where({ item_id: itemId }).orderBy('id').select<{ event: string; actor_id: string | null }[]>('event', 'actor_id');
   const itemRow = (itemId: string) => system.db('queue_items').where({ id: itemId }).first();
   const waitForEvent = (itemId: string, event: string, actorId: string | null, timeoutMs = 20_000) =>
-    waitFor(() => events(itemId), (es) => es.some((e) => e.event === event && e.actor_id === actorId), timeoutMs);
+    waitFor(
+      () => events(itemId),
+      (es) => es.some((e) => e.event === event && e.actor_id === actorId),
+      timeoutMs,
+    );
   /** The workflow has written its first snapshot (tests that compare whole timelines start from there). */
   const created = (itemId: string) => waitForEvent(itemId, 'created', null);
   /** The lease deadline of `annotatorId` as the read model holds it. */
@@ -60,7 +64,10 @@ describe('reservation leases: expiry, heartbeat, release and skip', () => {
     const history = await q.admin.get(q.path(`/items/${itemId}/history`));
     expect(history.status).toBe(200);
     expect(history.body.data.map((e: { event: string; actorId: string | null }) => `${e.event}:${e.actorId}`)).toEqual([
-      'created:null', `reserved:${a!.id}`, `expired:${a!.id}`, `reserved:${b!.id}`,
+      'created:null',
+      `reserved:${a!.id}`,
+      `expired:${a!.id}`,
+      `reserved:${b!.id}`,
     ]);
   });
 

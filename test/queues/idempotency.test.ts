@@ -11,7 +11,12 @@ describe('idempotent submit', () => {
   });
   afterAll(async () => system?.close());
 
-  const body = (rating: string, score = 4) => ({ annotations: [{ label: 'rating', value: rating }, { label: 'score', value: score }] });
+  const body = (rating: string, score = 4) => ({
+    annotations: [
+      { label: 'rating', value: rating },
+      { label: 'score', value: score },
+    ],
+  });
 
   async function counts(itemId: string) {
     const [scores, submissions, events] = await Promise.all([
@@ -87,9 +92,15 @@ describe('idempotent submit', () => {
     const first = await submit(q, a, itemId, body('good', 9), key);
     expect(first.status, JSON.stringify(first.body)).toBe(200);
 
-    await waitFor(() => system.db('queue_items').where({ id: itemId }).first(), (r) => r.status === 'completed');
+    await waitFor(
+      () => system.db('queue_items').where({ id: itemId }).first(),
+      (r) => r.status === 'completed',
+    );
     const handle = system.temporal.client.workflow.getHandle(`item-${itemId}`);
-    await waitFor(() => handle.describe(), (d) => d.status.name === 'COMPLETED');
+    await waitFor(
+      () => handle.describe(),
+      (d) => d.status.name === 'COMPLETED',
+    );
     const before = await counts(itemId);
     const results = await system.db('item_results').where({ item_id: itemId });
 

@@ -23,7 +23,12 @@ describe('an item from reservation to completion', () => {
     expect(partial.status).toBe(400);
     expect(partial.body.error.message).toBe('Missing required labels: rating.');
 
-    const submitted = await a!.api.post(q.path(`/items/${itemId}/submit`), { annotations: [{ label: 'rating', value: 'good' }, { label: 'score', value: 7 }] });
+    const submitted = await a!.api.post(q.path(`/items/${itemId}/submit`), {
+      annotations: [
+        { label: 'rating', value: 'good' },
+        { label: 'score', value: 7 },
+      ],
+    });
     expect(submitted.status).toBe(200);
     expect(submitted.body.item.status).toBe('in_progress');
 
@@ -32,7 +37,10 @@ describe('an item from reservation to completion', () => {
     expect((await c!.api.post(q.path('/next'))).status).toBe(204);
     expect((await b!.api.post(q.path(`/items/${itemId}/submit`), { annotations: [{ label: 'rating', value: 'good' }] })).status).toBe(200);
 
-    const done = await waitFor(() => q.admin.get(q.path(`/items/${itemId}`)), (r) => r.body.item.status === 'completed');
+    const done = await waitFor(
+      () => q.admin.get(q.path(`/items/${itemId}`)),
+      (r) => r.body.item.status === 'completed',
+    );
     expect(done.body.annotations).toHaveLength(3);
     const rating = done.body.results.find((r: { method: string }) => r.method === 'majority');
     expect(rating.value).toBe('good');

@@ -24,7 +24,10 @@ describe('queues API', () => {
 
   /** Waits until every item of the queue has its first snapshot from its workflow (adding returns once the workflow started). */
   const settled = (queueId: string) =>
-    waitFor(() => system.db('queue_items').where({ queue_id: queueId }).select('version'), (rows) => rows.every((r) => r.version > 0));
+    waitFor(
+      () => system.db('queue_items').where({ queue_id: queueId }).select('version'),
+      (rows) => rows.every((r) => r.version > 0),
+    );
 
   async function newSources(admin: ApiClient, n: number, type = 'trace') {
     const sources = Array.from({ length: n }, () => ({ type, id: `${type}-${randomUUID()}`, input: 'q', output: 'a' }));
@@ -70,7 +73,12 @@ describe('queues API', () => {
       });
       const id: string = created.body.id;
       expect(await queueRow(id)).toMatchObject({
-        workspace_id: ws.workspaceId, assignment_strategy: 'manual', annotations_required: 1, reservation_timeout_seconds: 1800, requires_review: false, status: 'draft',
+        workspace_id: ws.workspaceId,
+        assignment_strategy: 'manual',
+        annotations_required: 1,
+        reservation_timeout_seconds: 1800,
+        requires_review: false,
+        status: 'draft',
       });
 
       const read = await ws.admin.get(`/api/v1/queues/${id}`);
@@ -95,8 +103,13 @@ describe('queues API', () => {
       });
       expect(patched.status, JSON.stringify(patched.body)).toBe(200);
       expect(patched.body).toMatchObject({
-        name: 'Helpfulness v2', instructions: '# Read carefully', annotationsRequired: 3, reservationTimeoutSeconds: 120, requiresReview: true,
-        assignmentStrategy: 'round_robin', status: 'draft',
+        name: 'Helpfulness v2',
+        instructions: '# Read carefully',
+        annotationsRequired: 3,
+        reservationTimeoutSeconds: 120,
+        requiresReview: true,
+        assignmentStrategy: 'round_robin',
+        status: 'draft',
         labels: [{ key: 'quality', type: 'thumbs', required: true }],
         members: [{ userId: ws.memberId, roles: ['annotator', 'reviewer'] }],
       });
@@ -203,7 +216,10 @@ describe('queues API', () => {
       const annotate = async (itemId: string) => {
         expect((await a.api.post(q.path(`/items/${itemId}/reserve`))).status).toBe(200);
         expect((await a.api.post(q.path(`/items/${itemId}/submit`), { annotations: [{ label: 'rating', value: 'good' }] })).status).toBe(200);
-        await waitFor(() => itemRow(itemId), (r) => r.status === 'completed');
+        await waitFor(
+          () => itemRow(itemId),
+          (r) => r.status === 'completed',
+        );
       };
       await annotate(first);
       // One item is still open: the queue stays active.
@@ -211,7 +227,14 @@ describe('queues API', () => {
       expect((await queueRow(q.queueId)).status).toBe('active');
 
       await annotate(second);
-      const status = await waitFor(() => queueRow(q.queueId), (r) => r.status === 'completed', 3_000).then((r) => r.status, async () => (await queueRow(q.queueId)).status);
+      const status = await waitFor(
+        () => queueRow(q.queueId),
+        (r) => r.status === 'completed',
+        3_000,
+      ).then(
+        (r) => r.status,
+        async () => (await queueRow(q.queueId)).status,
+      );
       expect(status).toBe('completed');
       expect((await q.admin.get(q.path())).body.status).toBe('completed');
     });
@@ -220,7 +243,10 @@ describe('queues API', () => {
       const q = await createQueueFixture(system, { annotators: 1, items: 2, status: 'draft' });
       expect(q.itemIds).toHaveLength(2);
       const a = q.annotators[0]!;
-      await waitFor(() => itemRow(q.itemIds[0]!), (r) => r.version > 0);
+      await waitFor(
+        () => itemRow(q.itemIds[0]!),
+        (r) => r.version > 0,
+      );
       expectError(await a.api.post(q.path('/next')), 409, 'CONFLICT', /draft/);
       expectError(await a.api.post(q.path(`/items/${q.itemIds[0]}/reserve`)), 409, 'CONFLICT');
       expect((await itemRow(q.itemIds[0]!)).reserved_by).toEqual([]);
@@ -247,7 +273,10 @@ describe('queues API', () => {
       expect((await a.api.post(q.path(`/items/${first}/heartbeat`))).status).toBe(200);
       const submitted = await a.api.post(q.path(`/items/${first}/submit`), { annotations: [{ label: 'rating', value: 'good' }] });
       expect(submitted.status, JSON.stringify(submitted.body)).toBe(200);
-      await waitFor(() => itemRow(first), (r) => r.status === 'completed');
+      await waitFor(
+        () => itemRow(first),
+        (r) => r.status === 'completed',
+      );
 
       const [source] = await newSources(q.admin, 1);
       const added = await q.admin.post(q.path('/items'), { items: [source] });
@@ -287,7 +316,7 @@ describe('queues API', () => {
       expect(await itemCount(q.queueId)).toBe(3);
     });
 
-    it('reports a source re-added before its item\'s workflow first ran as a duplicate, not as added', async () => {
+    it("reports a source re-added before its item's workflow first ran as a duplicate, not as added", async () => {
       const q = await createQueueFixture(system, { annotators: 1, items: 0 });
       expect((await q.admin.post(q.path('/status'), { status: 'completed' })).status).toBe(200);
       const [source] = await newSources(q.admin, 1);
@@ -350,7 +379,15 @@ describe('queues API', () => {
       expect(await ids('?sourceType=dataset_row&status=in_progress')).toEqual([]);
 
       const one = await q.admin.get(q.path(`/items/${rowItemId}`));
-      expect(one.body.item).toMatchObject({ id: rowItemId, queueId: q.queueId, sourceType: 'dataset_row', sourceId: row!.sourceId, status: 'pending', annotationsRequired: 1, submittedCount: 0 });
+      expect(one.body.item).toMatchObject({
+        id: rowItemId,
+        queueId: q.queueId,
+        sourceType: 'dataset_row',
+        sourceId: row!.sourceId,
+        status: 'pending',
+        annotationsRequired: 1,
+        submittedCount: 0,
+      });
 
       const seen: string[] = [];
       let cursor: string | null = null;
@@ -376,7 +413,16 @@ describe('queues API', () => {
       const [a, b, c] = q.annotators as [Person, Person, Person];
       const itemId = q.itemIds[0]!;
       expect((await a.api.post(q.path(`/items/${itemId}/reserve`))).status).toBe(200);
-      expect((await a.api.post(q.path(`/items/${itemId}/submit`), { annotations: [{ label: 'rating', value: 'good' }, { label: 'score', value: 3 }] })).status).toBe(200);
+      expect(
+        (
+          await a.api.post(q.path(`/items/${itemId}/submit`), {
+            annotations: [
+              { label: 'rating', value: 'good' },
+              { label: 'score', value: 3 },
+            ],
+          })
+        ).status,
+      ).toBe(200);
       expect((await b.api.post(q.path(`/items/${itemId}/reserve`))).status).toBe(200);
 
       expectError(await a.api.delete(q.path(`/items/${itemId}`)), 403, 'FORBIDDEN');
@@ -389,7 +435,10 @@ describe('queues API', () => {
       expect(row.status).toBe('cancelled');
       expect(row.closed_at).not.toBeNull();
       const handle = system.temporal.client.workflow.getHandle(`item-${itemId}`);
-      await waitFor(() => handle.describe(), (d) => d.status.name === 'COMPLETED');
+      await waitFor(
+        () => handle.describe(),
+        (d) => d.status.name === 'COMPLETED',
+      );
       expect(await system.db('scores').where({ queue_item_id: itemId })).toHaveLength(2);
       expect(await system.db('item_events').where({ item_id: itemId, event: 'cancelled' })).toHaveLength(1);
       expect(await system.db('item_results').where({ item_id: itemId })).toHaveLength(0);
@@ -412,7 +461,10 @@ describe('queues API', () => {
       const itemId = q.itemIds[0]!;
       expect((await a.api.post(q.path('/next'))).status).toBe(200);
       expect((await a.api.post(q.path(`/items/${itemId}/submit`), { annotations: [{ label: 'rating', value: 'good' }] })).status).toBe(200);
-      await waitFor(() => itemRow(itemId), (r) => r.status === 'completed');
+      await waitFor(
+        () => itemRow(itemId),
+        (r) => r.status === 'completed',
+      );
       expectError(await q.admin.delete(q.path(`/items/${itemId}`)), 409, 'CONFLICT');
       expect((await itemRow(itemId)).status).toBe('completed');
     });
@@ -430,7 +482,10 @@ describe('queues API', () => {
       expect(patched.status).toBe(200);
       expect(patched.body.members).toEqual([{ userId: b.id, roles: ['annotator'] }]);
 
-      const freed = await waitFor(() => itemRow(itemId), (r) => r.reserved_by.length === 0);
+      const freed = await waitFor(
+        () => itemRow(itemId),
+        (r) => r.reserved_by.length === 0,
+      );
       expect(freed.skipped_by).toEqual([a.id]);
       expect(await system.db('item_events').where({ item_id: itemId, event: 'member_removed', actor_id: a.id })).toHaveLength(1);
       const taken = await b.api.post(q.path('/next'));
@@ -517,7 +572,16 @@ describe('queues API', () => {
         [{ name: 'x', members: [{ userId: other.memberId, roles: ['annotator'] }] }, /members/],
         [{ name: 'x', members: [{ userId: a.id, roles: ['boss'] }] }, /members/],
         [{ name: 'x', members: [{ userId: a.id, roles: [] }] }, /members/],
-        [{ name: 'x', members: [{ userId: a.id, roles: ['annotator'] }, { userId: a.id, roles: ['reviewer'] }] }, /members/],
+        [
+          {
+            name: 'x',
+            members: [
+              { userId: a.id, roles: ['annotator'] },
+              { userId: a.id, roles: ['reviewer'] },
+            ],
+          },
+          /members/,
+        ],
       ];
       for (const [body, message] of bad) {
         expectError(await q.admin.post('/api/v1/queues', body), 400, 'VALIDATION', message);
@@ -579,8 +643,18 @@ describe('queues API', () => {
         { annotations: [{ label: 'rating', value: 'great' }] },
         { annotations: [{ label: 'no-such-label', value: 'good' }] },
         { annotations: [{ label: 'rating', value: 'good', extra: 1 }] },
-        { annotations: [{ label: 'rating', value: 'good' }, { label: 'score', value: 11 }] },
-        { annotations: [{ label: 'rating', value: 'good' }, { label: 'score', value: 'seven' }] },
+        {
+          annotations: [
+            { label: 'rating', value: 'good' },
+            { label: 'score', value: 11 },
+          ],
+        },
+        {
+          annotations: [
+            { label: 'rating', value: 'good' },
+            { label: 'score', value: 'seven' },
+          ],
+        },
         { annotations: [{ label: 'rating', value: { nested: true } }] },
         { annotations: [{ label: 'rating', value: 'good' }], bogus: 1 },
       ]) {
@@ -597,7 +671,12 @@ describe('queues API', () => {
         for (const id of ['not-a-uuid', randomUUID()]) expectError(await a.api.post(q.path(`/items/${id}/${action}`), bodies[action]), 404, 'NOT_FOUND');
       }
       for (const action of ['review', 'reset']) {
-        for (const id of ['not-a-uuid', randomUUID()]) expectError(await q.admin.post(q.path(`/items/${id}/${action}`), bodies[action]), action === 'review' ? 403 : 404, action === 'review' ? 'FORBIDDEN' : 'NOT_FOUND');
+        for (const id of ['not-a-uuid', randomUUID()])
+          expectError(
+            await q.admin.post(q.path(`/items/${id}/${action}`), bodies[action]),
+            action === 'review' ? 403 : 404,
+            action === 'review' ? 'FORBIDDEN' : 'NOT_FOUND',
+          );
       }
       expectError(await q.reviewers[0]!.api.post(q.path('/items/not-a-uuid/review'), { action: 'approve' }), 404, 'NOT_FOUND');
       expect(await snapshot(q.workspaceId)).toEqual(before);
@@ -618,8 +697,14 @@ describe('queues API', () => {
         const fromWorkflow = {
           status: state.status,
           version: state.version,
-          reservedBy: seats.filter((s) => s.state === 'reserved').map((s) => s.annotatorId).sort(),
-          submittedBy: seats.filter((s) => s.state === 'submitted').map((s) => s.annotatorId).sort(),
+          reservedBy: seats
+            .filter((s) => s.state === 'reserved')
+            .map((s) => s.annotatorId)
+            .sort(),
+          submittedBy: seats
+            .filter((s) => s.state === 'submitted')
+            .map((s) => s.annotatorId)
+            .sort(),
         };
         const fromReadModel = { status: row.status, version: row.version, reservedBy: [...row.reserved_by].sort(), submittedBy: [...row.submitted_by].sort() };
         expect(fromReadModel).toEqual(fromWorkflow);

@@ -21,13 +21,23 @@ describe.skipIf(!process.env.RECORD_HISTORIES)('record item workflow histories',
   afterAll(async () => system?.close());
 
   async function save(name: string, q: QueueFixture, itemId: string, closed: string) {
-    await waitFor(() => q.admin.get(q.path(`/items/${itemId}`)), (r) => r.body.item.status === closed);
+    await waitFor(
+      () => q.admin.get(q.path(`/items/${itemId}`)),
+      (r) => r.body.item.status === closed,
+    );
     const handle = system.temporal.client.workflow.getHandle(`item-${itemId}`);
-    await waitFor(() => handle.describe().then((d) => d.status.name), (s) => s !== 'RUNNING');
+    await waitFor(
+      () => handle.describe().then((d) => d.status.name),
+      (s) => s !== 'RUNNING',
+    );
     const file = path.join(outDir, `${name}.json`);
     if (fs.existsSync(file)) return;
     // The CLI's JSON is the format Temporal's tools and Worker.runReplayHistories read.
-    const json = execFileSync(findOrInstallTemporalCli()!, ['workflow', 'show', '--workflow-id', `item-${itemId}`, '--address', inject('temporalAddress'), '--output', 'json'], { encoding: 'utf8' });
+    const json = execFileSync(
+      findOrInstallTemporalCli()!,
+      ['workflow', 'show', '--workflow-id', `item-${itemId}`, '--address', inject('temporalAddress'), '--output', 'json'],
+      { encoding: 'utf8' },
+    );
     fs.writeFileSync(file, json);
   }
 
@@ -49,7 +59,11 @@ describe.skipIf(!process.env.RECORD_HISTORIES)('record item workflow histories',
     const itemId = q.itemIds[0]!;
     const [a, b] = q.annotators;
     expect((await a!.api.post(q.path(`/items/${itemId}/reserve`))).status).toBe(200);
-    await waitFor(() => b!.api.post(q.path('/next')), (r) => r.status === 200, 10_000);
+    await waitFor(
+      () => b!.api.post(q.path('/next')),
+      (r) => r.status === 200,
+      10_000,
+    );
     expect((await b!.api.post(q.path(`/items/${itemId}/submit`), rating)).status).toBe(200);
     await save('expire', q, itemId, 'completed');
   });
@@ -63,11 +77,24 @@ describe.skipIf(!process.env.RECORD_HISTORIES)('record item workflow histories',
       await p.api.post(q.path(`/items/${itemId}/submit`), rating);
     }
     const reviewer = q.reviewers[0]!;
-    await waitFor(() => q.admin.get(q.path(`/items/${itemId}`)), (r) => r.body.item.status === 'pending_review');
-    expect((await reviewer.api.post(q.path(`/items/${itemId}/review`), { action: 'request_changes', targets: [{ annotatorId: a!.id, label: 'rating', comment: 'Look again' }] })).status).toBe(200);
+    await waitFor(
+      () => q.admin.get(q.path(`/items/${itemId}`)),
+      (r) => r.body.item.status === 'pending_review',
+    );
+    expect(
+      (
+        await reviewer.api.post(q.path(`/items/${itemId}/review`), {
+          action: 'request_changes',
+          targets: [{ annotatorId: a!.id, label: 'rating', comment: 'Look again' }],
+        })
+      ).status,
+    ).toBe(200);
     expect((await a!.api.post(q.path('/next'))).status).toBe(200);
     expect((await a!.api.post(q.path(`/items/${itemId}/submit`), { annotations: [{ label: 'rating', value: 'bad' }] })).status).toBe(200);
-    await waitFor(() => q.admin.get(q.path(`/items/${itemId}`)), (r) => r.body.item.status === 'pending_review');
+    await waitFor(
+      () => q.admin.get(q.path(`/items/${itemId}`)),
+      (r) => r.body.item.status === 'pending_review',
+    );
     expect((await reviewer.api.post(q.path(`/items/${itemId}/review`), { action: 'approve' })).status).toBe(200);
     await save('review-rework', q, itemId, 'completed');
   });
@@ -79,7 +106,10 @@ describe.skipIf(!process.env.RECORD_HISTORIES)('record item workflow histories',
       await a.api.post(q.path('/next'));
       expect((await a.api.post(q.path(`/items/${itemId}/skip`))).status).toBe(200);
     }
-    await waitFor(() => q.admin.get(q.path(`/items/${itemId}`)), (r) => r.body.item.status === 'skipped');
+    await waitFor(
+      () => q.admin.get(q.path(`/items/${itemId}`)),
+      (r) => r.body.item.status === 'skipped',
+    );
     expect((await q.admin.post(q.path(`/items/${itemId}/reset`))).status).toBe(200);
     expect((await q.admin.delete(q.path(`/items/${itemId}`))).status).toBe(200);
     await save('skip-all', q, itemId, 'cancelled');
@@ -98,8 +128,15 @@ describe.skipIf(!process.env.RECORD_HISTORIES)('record item workflow histories',
     const q = await createQueueFixture(system, { annotators: 2, assignmentStrategy: 'round_robin', reservationTimeoutSeconds: 2, items: 1 });
     const itemId = q.itemIds[0]!;
     // The first assignee lets it lapse; the second takes it.
-    const first = await waitFor(() => system.db('queue_items').where({ id: itemId }).first(), (r) => r.assigned_to.length === 1);
-    const second = await waitFor(() => system.db('queue_items').where({ id: itemId }).first(), (r) => r.assigned_to.length === 1 && r.assigned_to[0] !== first.assigned_to[0], 10_000);
+    const first = await waitFor(
+      () => system.db('queue_items').where({ id: itemId }).first(),
+      (r) => r.assigned_to.length === 1,
+    );
+    const second = await waitFor(
+      () => system.db('queue_items').where({ id: itemId }).first(),
+      (r) => r.assigned_to.length === 1 && r.assigned_to[0] !== first.assigned_to[0],
+      10_000,
+    );
     const person = q.annotators.find((a) => a.id === second.assigned_to[0])!;
     expect((await person.api.post(q.path('/next'))).status).toBe(200);
     expect((await person.api.post(q.path(`/items/${itemId}/submit`), rating)).status).toBe(200);

@@ -25,7 +25,11 @@ describe('reviewing an item', () => {
   }
 
   const itemRow = (itemId: string) => system.db('queue_items').where({ id: itemId }).first();
-  const scoreRows = (itemId: string) => system.db('scores').where({ queue_item_id: itemId }).orderBy([{ column: 'annotator_id' }, { column: 'round' }]);
+  const scoreRows = (itemId: string) =>
+    system
+      .db('scores')
+      .where({ queue_item_id: itemId })
+      .orderBy([{ column: 'annotator_id' }, { column: 'round' }]);
 
   it('holds a fully submitted item in pending_review until a reviewer approves it, then completes it with results', async () => {
     const q = await reviewQueue();
@@ -59,7 +63,10 @@ describe('reviewing an item', () => {
     expect(approved.status, JSON.stringify(approved.body)).toBe(200);
     expect(approved.body.item.id).toBe(itemId);
 
-    const done = await waitFor(() => itemRow(itemId), (r) => r.status === 'completed');
+    const done = await waitFor(
+      () => itemRow(itemId),
+      (r) => r.status === 'completed',
+    );
     expect(done.closed_at).not.toBeNull();
     expect(done.review).toMatchObject({ state: 'approved', reviewerId: reviewer.id, comment: 'fine' });
 
@@ -92,19 +99,32 @@ describe('reviewing an item', () => {
     const itemId = q.itemIds[0]!;
     await annotate(q, a, itemId, 'good', 4);
     await annotate(q, b, itemId, 'good', 6);
-    await waitFor(() => itemRow(itemId), (r) => r.status === 'pending_review');
+    await waitFor(
+      () => itemRow(itemId),
+      (r) => r.status === 'pending_review',
+    );
 
     const bad = await reviewer.api.post(q.path(`/items/${itemId}/review`), { action: 'approve', overrides: [{ label: 'rating', value: 'excellent' }] });
     expect(bad.status).toBe(400);
     expect(bad.body.error.message).toContain('Invalid value: excellent. Valid options are: good, bad.');
-    const withChanges = await reviewer.api.post(q.path(`/items/${itemId}/review`), { action: 'request_changes', overrides: [{ label: 'rating', value: 'bad' }] });
+    const withChanges = await reviewer.api.post(q.path(`/items/${itemId}/review`), {
+      action: 'request_changes',
+      overrides: [{ label: 'rating', value: 'bad' }],
+    });
     expect(withChanges.status).toBe(400);
     expect((await itemRow(itemId)).status).toBe('pending_review');
 
     const approved = await reviewer.api.post(q.path(`/items/${itemId}/review`), { action: 'approve', overrides: [{ label: 'rating', value: 'bad' }] });
     expect(approved.status, JSON.stringify(approved.body)).toBe(200);
-    await waitFor(() => itemRow(itemId), (r) => r.status === 'completed');
-    const results = await system.db('item_results as r').join('labels as l', 'l.id', 'r.label_id').where('r.item_id', itemId).select('l.key', 'r.value', 'r.method', 'r.provenance');
+    await waitFor(
+      () => itemRow(itemId),
+      (r) => r.status === 'completed',
+    );
+    const results = await system
+      .db('item_results as r')
+      .join('labels as l', 'l.id', 'r.label_id')
+      .where('r.item_id', itemId)
+      .select('l.key', 'r.value', 'r.method', 'r.provenance');
     const rating = results.find((r) => r.key === 'rating')!;
     expect(rating).toMatchObject({ value: 'bad', method: 'reviewer_override' });
     expect(rating.provenance.reviewerId).toBe(reviewer.id);
@@ -135,7 +155,10 @@ describe('reviewing an item', () => {
     expect(row.submitted_by).toEqual([b.id]);
     expect(row.review).toMatchObject({ state: 'changes_requested', reviewerId: reviewer.id, comment: 'please look again' });
     const reviewed = await system.db('item_events').where({ item_id: itemId, event: 'reviewed' }).first();
-    expect(reviewed.details).toMatchObject({ action: 'request_changes', targets: [{ annotatorId: a.id, labelKey: 'rating', comment: 'the answer is correct' }] });
+    expect(reviewed.details).toMatchObject({
+      action: 'request_changes',
+      targets: [{ annotatorId: a.id, labelKey: 'rating', comment: 'the answer is correct' }],
+    });
 
     // The other annotator, and one who never took a seat, are not offered the item.
     expect((await b.api.post(q.path('/next'))).status).toBe(204);
@@ -156,7 +179,12 @@ describe('reviewing an item', () => {
     expect(rework.body.reservation).toMatchObject({ round: 2 });
     expect((await itemRow(itemId)).status).toBe('changes_requested');
 
-    const resubmitted = await a.api.post(q.path(`/items/${itemId}/submit`), { annotations: [{ label: 'rating', value: 'good' }, { label: 'score', value: 6 }] });
+    const resubmitted = await a.api.post(q.path(`/items/${itemId}/submit`), {
+      annotations: [
+        { label: 'rating', value: 'good' },
+        { label: 'score', value: 6 },
+      ],
+    });
     expect(resubmitted.status, JSON.stringify(resubmitted.body)).toBe(200);
     expect(resubmitted.body.round).toBe(2);
     expect(resubmitted.body.item.status).toBe('pending_review');
@@ -170,15 +198,29 @@ describe('reviewing an item', () => {
     // Round 1 is kept beside round 2; b was not targeted and has only round 1.
     const scores = await scoreRows(itemId);
     const aRounds = scores.filter((s) => s.annotator_id === a.id).map((s) => [s.round, s.value]);
-    expect(aRounds).toEqual(expect.arrayContaining([[1, 'bad'], [1, 2], [2, 'good'], [2, 6]]));
+    expect(aRounds).toEqual(
+      expect.arrayContaining([
+        [1, 'bad'],
+        [1, 2],
+        [2, 'good'],
+        [2, 6],
+      ]),
+    );
     expect(aRounds).toHaveLength(4);
     expect(scores.filter((s) => s.annotator_id === b.id).map((s) => s.round)).toEqual([1, 1]);
 
     // Back in review: the reviewer approves and the results use each annotator's latest round.
     expect((await reviewer.api.post(q.path('/next?mode=review'))).body.item.id).toBe(itemId);
     expect((await reviewer.api.post(q.path(`/items/${itemId}/review`), { action: 'approve' })).status).toBe(200);
-    await waitFor(() => itemRow(itemId), (r) => r.status === 'completed');
-    const results = await system.db('item_results as r').join('labels as l', 'l.id', 'r.label_id').where('r.item_id', itemId).select('l.key', 'r.value', 'r.method');
+    await waitFor(
+      () => itemRow(itemId),
+      (r) => r.status === 'completed',
+    );
+    const results = await system
+      .db('item_results as r')
+      .join('labels as l', 'l.id', 'r.label_id')
+      .where('r.item_id', itemId)
+      .select('l.key', 'r.value', 'r.method');
     expect(results.find((r) => r.key === 'rating')).toMatchObject({ value: 'good', method: 'majority' });
     expect(results.find((r) => r.key === 'score')).toMatchObject({ value: 7, method: 'mean' });
   });
@@ -215,7 +257,7 @@ describe('reviewing an item', () => {
     // Releasing rework keeps it theirs: the item stays sent back and their next offers it again.
     expect((await b.api.post(q.path('/next'))).body.item.id).toBe(itemId);
     expect((await b.api.post(q.path(`/items/${itemId}/release`))).status).toBe(200);
-    expect((await itemRow(itemId))).toMatchObject({ status: 'changes_requested', rework_for: [b.id], reserved_by: [] });
+    expect(await itemRow(itemId)).toMatchObject({ status: 'changes_requested', rework_for: [b.id], reserved_by: [] });
     expect((await b.api.post(q.path('/next'))).body.item.id).toBe(itemId);
     const bAgain = await b.api.post(q.path(`/items/${itemId}/submit`), { annotations: [{ label: 'rating', value: 'good' }] });
     expect(bAgain.status).toBe(200);
@@ -223,7 +265,12 @@ describe('reviewing an item', () => {
     expect((await itemRow(itemId)).status).toBe('pending_review');
     const rounds = await system.db('scores').where({ queue_item_id: itemId }).select('annotator_id', 'round');
     expect(rounds).toHaveLength(4);
-    expect(rounds.filter((r) => r.round === 2).map((r) => r.annotator_id).sort()).toEqual([a.id, b.id].sort());
+    expect(
+      rounds
+        .filter((r) => r.round === 2)
+        .map((r) => r.annotator_id)
+        .sort(),
+    ).toEqual([a.id, b.id].sort());
   });
 
   it('sends every annotator back when changes are requested without targets', async () => {
@@ -295,7 +342,10 @@ describe('reviewing an item', () => {
 
     // Someone who did not annotate it may.
     expect((await reviewer.api.post(q.path(`/items/${itemId}/review`), { action: 'approve' })).status).toBe(200);
-    await waitFor(() => itemRow(itemId), (r) => r.status === 'completed');
+    await waitFor(
+      () => itemRow(itemId),
+      (r) => r.status === 'completed',
+    );
   });
 
   it('answers 409 to a review of an item that is not in review (pending, in progress, completed)', async () => {
@@ -317,7 +367,10 @@ describe('reviewing an item', () => {
 
     await annotate(q, b, itemId, 'good');
     expect((await reviewer.api.post(q.path(`/items/${itemId}/review`), { action: 'approve' })).status).toBe(200);
-    await waitFor(() => itemRow(itemId), (r) => r.status === 'completed');
+    await waitFor(
+      () => itemRow(itemId),
+      (r) => r.status === 'completed',
+    );
     const completed = await reviewer.api.post(q.path(`/items/${itemId}/review`), { action: 'approve' });
     expect(completed.status).toBe(409);
     expect(completed.body.error.code).toBe('CONFLICT');

@@ -22,7 +22,10 @@ describe('queue changes and the items already in it', () => {
     expect(missing.status).toBe(400);
     expect(missing.body.error.message).toBe('Missing required labels: rating.');
     expect((await a!.api.post(q.path(`/items/${oldItem}/submit`), { annotations: [{ label: 'rating', value: 'good' }] })).status).toBe(200);
-    await waitFor(() => system.db('queue_items').where({ id: oldItem }).first(), (r) => r.status === 'completed');
+    await waitFor(
+      () => system.db('queue_items').where({ id: oldItem }).first(),
+      (r) => r.status === 'completed',
+    );
     const results = await system.db('item_results as r').join('labels as l', 'l.id', 'r.label_id').where('r.item_id', oldItem).select('l.key', 'r.value');
     expect(results.find((r) => r.key === 'rating')?.value).toBe('good');
 

@@ -32,7 +32,10 @@ describe('when Temporal cannot answer', () => {
     const annotator = apiClient(deadUrl, q.annotators[0]!.key);
     const itemId = q.itemIds[0]!;
     // The item's workflow (on the real server) has written its first snapshot; nothing may follow it.
-    const before = await waitFor(() => system.db('item_events').where({ item_id: itemId }), (rows) => rows.length === 1);
+    const before = await waitFor(
+      () => system.db('item_events').where({ item_id: itemId }),
+      (rows) => rows.length === 1,
+    );
     const started = Date.now();
     const res = await annotator.post(q.path(`/items/${itemId}/reserve`));
     expect(res.status).toBe(503);
@@ -61,8 +64,14 @@ describe('when an item has too many updates in flight', () => {
     const res = {
       headersSent: false,
       setHeader: (k: string, v: string) => void (headers[k] = v),
-      status(s: number) { status = s; return this; },
-      json(b: unknown) { body = b; return this; },
+      status(s: number) {
+        status = s;
+        return this;
+      },
+      json(b: unknown) {
+        body = b;
+        return this;
+      },
     };
     errorHandler(exhausted, { method: 'POST', originalUrl: '/x' } as never, res as never, () => undefined);
     expect(status).toBe(429);
