@@ -1,5 +1,5 @@
 import type { Db } from '../infra/db.js';
-import { createItemsRepo, type PersistItemInput } from '../infra/repositories/items.repo.js';
+import { createItemsRepo, type PersistItemInput } from '../infra/repositories/items/index.js';
 import type { AssignmentStrategy } from '../domain/queues.js';
 
 /** The item workflow's writes to Postgres. Thin: each is one idempotent repository call. */

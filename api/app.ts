@@ -1,7 +1,7 @@
 import express from 'express';
 import { createAuthenticator } from './auth.js';
-import type { ApiDeps } from './deps.js';
-import { mountEndpoints, type AnyEndpoint } from './endpoint.js';
+import type { AppDeps } from '../app/deps.js';
+import { mountEndpoints, type AnyEndpoint, type ResponseDriftHandler } from './endpoint.js';
 import { errorHandler, notFoundHandler } from './errors.js';
 import { buildOpenApi } from './openapi.js';
 import { healthEndpoints } from './routes/health.routes.js';
@@ -13,7 +13,7 @@ import { scoreEndpoints } from './routes/scores.routes.js';
 import { sourceEndpoints } from './routes/sources.routes.js';
 import { workspaceEndpoints } from './routes/workspaces.routes.js';
 
-export function allEndpoints(deps: ApiDeps): AnyEndpoint[] {
+export function allEndpoints(deps: AppDeps): AnyEndpoint[] {
   return [
     ...healthEndpoints(deps),
     ...workspaceEndpoints(deps),
@@ -27,7 +27,12 @@ export function allEndpoints(deps: ApiDeps): AnyEndpoint[] {
 }
 
 /** The Express app, without listening: main.ts and the tests both build it from their own deps. */
-export function createApp(deps: ApiDeps): express.Express {
+export interface AppOptions {
+  /** Checks every answer against its endpoint's response schema (the one in the OpenAPI document); tests set it. */
+  onResponseDrift?: ResponseDriftHandler;
+}
+
+export function createApp(deps: AppDeps, options: AppOptions = {}): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
@@ -35,7 +40,7 @@ export function createApp(deps: ApiDeps): express.Express {
   const openApi = buildOpenApi(endpoints);
   app.get('/api/v1/openapi.json', (_req, res) => void res.json(openApi));
   const router = express.Router();
-  mountEndpoints(router, endpoints, createAuthenticator(deps.repos.principals));
+  mountEndpoints(router, endpoints, createAuthenticator(deps.repos.principals), options.onResponseDrift);
   app.use(router);
   app.use(notFoundHandler);
   app.use(errorHandler);

@@ -89,7 +89,10 @@ const jsonParsers = {
 
 export type Authenticate = (req: Request) => Promise<Principal>;
 
-export function mountEndpoints(router: Router, endpoints: AnyEndpoint[], authenticate: Authenticate): void {
+/** Called when a handler's answer does not match its declared response schema (tests turn this on). */
+export type ResponseDriftHandler = (endpoint: { method: string; path: string }, issues: string) => void;
+
+export function mountEndpoints(router: Router, endpoints: AnyEndpoint[], authenticate: Authenticate, onResponseDrift?: ResponseDriftHandler): void {
   for (const e of endpoints) {
     // Authenticate before reading the body: an anonymous caller gets a 401, not a parse of 16 MB.
     const auth = async (req: Request, res: Response, next: NextFunction) => {
@@ -110,6 +113,14 @@ export function mountEndpoints(router: Router, endpoints: AnyEndpoint[], authent
       const principal = res.locals.principal as Principal;
       const result: unknown = await e.handler({ req, res, principal, params: req.params as Record<string, string>, body, query });
       if (res.headersSent) return;
+      if (onResponseDrift && e.response && result !== undefined) {
+        const checked = e.response.safeParse(result);
+        if (!checked.success) {
+          const issues = describeZodError(checked.error, 'response');
+          onResponseDrift({ method: e.method, path: e.path }, issues);
+          throw new Error(`${e.method.toUpperCase()} ${e.path} answered outside its response schema: ${issues}`);
+        }
+      }
       if (result === undefined) res.status(e.status).end();
       else res.status(e.status).json(result);
     });

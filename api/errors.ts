@@ -1,11 +1,14 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { DomainError, ERROR_STATUS, type ErrorCode } from '../domain/errors.js';
 import { isDbUnavailable, isUniqueViolation } from '../infra/db.js';
-import { classifyTemporalError } from '../infra/temporal.js';
 
 /** Translates every failure into the error envelope of DESIGN.md §5. Stacks never leave the server. */
 export function toHttpError(error: unknown): { status: number; code: ErrorCode; message: string; details?: unknown; retryAfter?: number } {
-  if (error instanceof DomainError) return { status: ERROR_STATUS[error.code], code: error.code, message: error.message, details: error.details };
+  if (error instanceof DomainError) {
+    // A refusal to shed load: the client may come back in a second.
+    const retryAfter = error.code === 'RATE_LIMITED' ? 1 : undefined;
+    return { status: ERROR_STATUS[error.code], code: error.code, message: error.message, details: error.details, retryAfter };
+  }
 
   const bodyError = error as { type?: unknown; status?: unknown; message?: unknown; limit?: unknown };
   if (bodyError?.type === 'entity.parse.failed') return { status: 400, code: 'VALIDATION', message: `Malformed JSON body: ${String(bodyError.message)}` };
@@ -20,8 +23,6 @@ export function toHttpError(error: unknown): { status: number; code: ErrorCode; 
     return { status: 400, code: 'VALIDATION', message: String(bodyError.message) };
   }
 
-  const temporal = classifyTemporalError(error);
-  if (temporal) return temporal;
   if (isDbUnavailable(error)) return { status: 503, code: 'UNAVAILABLE', message: 'Postgres is unavailable; try again shortly.' };
   // 22021 / 22P05: a NUL character (U+0000) in text or jsonb, which Postgres cannot store. The client's input, not a bug.
   const pgCode = (error as { code?: unknown })?.code;

@@ -34,3 +34,7 @@ export const validationError = (message: string, details?: unknown) => new Domai
 export const notFound = (message: string) => new DomainError('NOT_FOUND', message);
 export const forbidden = (message: string) => new DomainError('FORBIDDEN', message);
 export const conflict = (message: string, details?: unknown) => new DomainError('CONFLICT', message, details);
+
+/** Why a queue score cannot be deleted directly: its item's workflow is its one writer. */
+export const queueScoreIsTheItems = (scoreId: string) =>
+  `Score ${scoreId} belongs to a queue item, so only the item's workflow may change it; a reviewer can request changes instead.`;

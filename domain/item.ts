@@ -38,6 +38,8 @@ export interface ItemConfig {
  * not started; `reserved`: they hold the lease; `submitted`: done for `round`; `rework`: a reviewer
  * sent them back and `round` is the one they must submit next (a lease while they work on it).
  */
+export const SEAT_STATES = ['assigned', 'reserved', 'submitted', 'rework'] as const;
+
 export type Seat =
   | { state: 'assigned'; annotatorId: string; round: number; deadline: number | null }
   | { state: 'reserved'; annotatorId: string; round: number; deadline: number }
@@ -400,8 +402,24 @@ export interface ItemReadModel {
   submittedBy: string[];
   reworkFor: string[];
   skippedBy: string[];
-  seats: { annotatorId: string; state: Seat['state']; round: number; expiresAt: string | null }[];
+  seats: SeatView[];
   review: ReviewState;
+}
+
+/** A live seat as the read model shows it. */
+export interface SeatView {
+  annotatorId: string;
+  state: Seat['state'];
+  round: number;
+  expiresAt: string | null;
+}
+
+/** The caller's running lease on an item, read from its read model's seats (the same rule as `liveLease`). */
+export function ownLease(seats: readonly SeatView[], annotatorId: string, now: number): { deadline: number; round: number } | null {
+  const seat = seats.find((s) => s.annotatorId === annotatorId);
+  if (!seat) return null;
+  const deadline = seat.expiresAt === null ? null : Date.parse(seat.expiresAt);
+  return isLiveLease(seat.state, deadline, now) ? { deadline: deadline!, round: seat.round } : null;
 }
 
 export function readModelOf(state: ItemState, now: number): ItemReadModel {

@@ -1,12 +1,6 @@
-import { Client, Connection, isGrpcServiceError, ServiceError, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
-import { status as grpcStatus } from '@grpc/grpc-js';
+import { Client, Connection } from '@temporalio/client';
 import proto from '@temporalio/proto';
-import { ERROR_STATUS, isErrorCode, type ErrorCode } from '../domain/errors.js';
 import { SEARCH_ATTRIBUTES } from '../workflows/definitions.js';
-
-/** Every Temporal call made for an HTTP request is bounded by this, so a missing worker is a 503, not a hung request. */
-export const REQUEST_DEADLINE_MS = 10_000;
 
 export interface TemporalDeps {
   connection: Connection;
@@ -44,35 +38,4 @@ export async function ensureSearchAttributes(connection: Connection, namespace: 
     namespace,
     searchAttributes: Object.fromEntries(missing.map(([name, type]) => [name, INDEXED_VALUE_TYPE[type]])),
   });
-}
-
-type HttpError = { status: number; code: ErrorCode; message: string; details?: unknown; retryAfter?: number };
-
-function grpcCode(error: unknown): number | undefined {
-  for (let e: unknown = error; e; e = (e as { cause?: unknown }).cause) {
-    if (isGrpcServiceError(e)) return e.code;
-  }
-  return undefined;
-}
-
-/** Maps Temporal failures to the API's vocabulary: domain rejections from workflows, overload, unavailability. */
-export function classifyTemporalError(error: unknown): HttpError | undefined {
-  if (error instanceof WorkflowUpdateFailedError && error.cause instanceof ApplicationFailure) {
-    const code = error.cause.type;
-    if (isErrorCode(code)) return { status: ERROR_STATUS[code], code, message: error.cause.message, details: error.cause.details?.[0] };
-  }
-  if (error instanceof WorkflowUpdateRPCTimeoutOrCancelledError) {
-    return { status: 503, code: 'UNAVAILABLE', message: 'The item did not answer in time (is a worker running?); try again shortly.' };
-  }
-  const code = grpcCode(error);
-  if (code === grpcStatus.RESOURCE_EXHAUSTED) {
-    return { status: 429, code: 'RATE_LIMITED', message: 'Too many concurrent changes to this item; retry shortly.', retryAfter: 1 };
-  }
-  if (code === grpcStatus.UNAVAILABLE || code === grpcStatus.DEADLINE_EXCEEDED || code === grpcStatus.CANCELLED) {
-    return { status: 503, code: 'UNAVAILABLE', message: 'Temporal is unavailable or did not answer in time; try again shortly.' };
-  }
-  if (error instanceof ServiceError && /deadline|unavailable|connect/i.test(error.message)) {
-    return { status: 503, code: 'UNAVAILABLE', message: 'Temporal is unavailable or did not answer in time; try again shortly.' };
-  }
-  return undefined;
 }

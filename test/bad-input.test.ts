@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it, vi, type MockInstance } from 'vitest';
 import { allEndpoints, createApp } from '../api/app.js';
-import type { ApiDeps } from '../api/deps.js';
+import type { AppDeps } from '../app/deps.js';
 import { createDb } from '../infra/db.js';
 import { createRepos } from '../infra/repositories/index.js';
 import { createTemporal } from '../infra/temporal.js';
@@ -24,7 +24,7 @@ function expectNoInternals(res: HttpResult): void {
   expect(Object.keys(res.body)).toEqual(['error']);
 }
 
-async function listen(deps: ApiDeps): Promise<{ url: string; close: () => Promise<void> }> {
+async function listen(deps: AppDeps): Promise<{ url: string; close: () => Promise<void> }> {
   const app = createApp(deps);
   const server = await new Promise<Server>((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));

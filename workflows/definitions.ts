@@ -19,6 +19,14 @@ export const SEARCH_ATTRIBUTES = Object.fromEntries(Object.values(SEARCH_ATTRIBU
 
 export const itemWorkflowId = (itemId: string) => `item-${itemId}`;
 
+/** The item workflow's type (its export name in workflows/index.ts); the API starts it by this reference, never loading its code. */
+export const ITEM_WORKFLOW_TYPE = 'itemWorkflow';
+export type ItemWorkflow = (input: ItemWorkflowInput) => Promise<ItemWorkflowResult>;
+
+export interface ItemWorkflowResult {
+  status: ItemStatus;
+}
+
 export interface ItemWorkflowInput {
   itemId: string;
   workspaceId: string;
@@ -94,6 +102,12 @@ export const resetUpdate = defineUpdate<ItemStatusResult, [ActorRequest]>('reset
 export const cancelUpdate = defineUpdate<ItemStatusResult, [ActorRequest]>('cancel');
 
 // Signals: fire-and-forget notices from the API.
-export const membersChangedSignal = defineSignal<[{ eligibleAnnotators: string[]; removed: string[] }]>('membersChanged');
+/** Who may annotate now, and who left (their seats are freed). */
+export interface MembersChange {
+  eligibleAnnotators: string[];
+  removed: string[];
+}
+
+export const membersChangedSignal = defineSignal<[MembersChange]>('membersChanged');
 
 export const stateQuery = defineQuery<ItemState>('state');

@@ -28,6 +28,7 @@ import {
   submitUpdate,
   type ActorRequest,
   type AssignRequest,
+  type ItemWorkflow,
   type ItemWorkflowInput,
   type ReviewRequest,
   type SeatRequest,
@@ -81,7 +82,7 @@ function check(state: ItemState, rule: (copy: ItemState) => unknown): void {
  * synchronously in a handler (so two updates in one activation cannot both take the last seat),
  * then made durable by `commit`, which writes the versioned read model and the timeline.
  */
-export async function itemWorkflow(input: ItemWorkflowInput): Promise<{ status: item.ItemStatus }> {
+export const itemWorkflow: ItemWorkflow = async function itemWorkflow(input: ItemWorkflowInput) {
   const state: ItemState = input.state ?? item.newItemState(input);
   let finalized = false;
   let pendingTurnsBlocked = false;
@@ -331,4 +332,4 @@ export async function itemWorkflow(input: ItemWorkflowInput): Promise<{ status: 
   }
   await condition(allHandlersFinished);
   return { status: state.status };
-}
+};

@@ -1,10 +1,10 @@
 import { healthResponse, readyResponse } from '../../domain/api.js';
 import { DomainError } from '../../domain/errors.js';
 import { temporalReachable } from '../../infra/temporal.js';
-import type { ApiDeps } from '../deps.js';
+import type { AppDeps } from '../../app/deps.js';
 import { endpoint } from '../endpoint.js';
 
-export function healthEndpoints({ db, temporal }: ApiDeps) {
+export function healthEndpoints({ db, temporal }: AppDeps) {
   return [
     endpoint({
       method: 'get',

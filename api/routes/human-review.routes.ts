@@ -6,9 +6,9 @@ import { validateLabelValue } from '../../domain/labels.js';
 import type { Principal } from '../../domain/principals.js';
 import { rulesOf, type LabelRecord } from '../../infra/repositories/labels.repo.js';
 import type { InlineScoreWrite } from '../../infra/repositories/scores.repo.js';
-import type { ApiDeps } from '../deps.js';
+import type { AppDeps } from '../../app/deps.js';
 import { endpoint } from '../endpoint.js';
-import { annotatorIdentity, inlineScoreKey, principalIdentities, withoutUndefined } from '../scoring.js';
+import { annotatorIdentity, inlineScoreKey, principalIdentities, withoutUndefined } from '../../app/inline-scores.js';
 
 type V2Value = string | number | boolean | string[];
 
@@ -16,7 +16,7 @@ type V2Value = string | number | boolean | string[];
  * The trace/span human-review API of the second seed, served as is for its clients and SDKs.
  * All-or-nothing: every annotation is checked before any is written. Messages are the seed's, to the letter.
  */
-export function humanReviewEndpoints({ repos }: ApiDeps) {
+export function humanReviewEndpoints({ repos }: AppDeps) {
   async function findSpan(principal: Principal, traceId: string, spanId: string): Promise<string> {
     const span = await repos.sources.find(principal.workspaceId, 'observation_span', spanId);
     if (!span || span.traceId !== traceId) throw notFound(`Span with id ${spanId} for workspace ${principal.workspaceId} was not found.`);

@@ -6,10 +6,10 @@ import { isUniqueViolation } from '../../infra/db.js';
 import type { LabelRecord } from '../../infra/repositories/labels.repo.js';
 import { pageOf } from '../../infra/repositories/rows.js';
 import { requireAdmin } from '../auth.js';
-import type { ApiDeps } from '../deps.js';
+import type { AppDeps } from '../../app/deps.js';
 import { endpoint } from '../endpoint.js';
 
-export function labelEndpoints({ repos }: ApiDeps) {
+export function labelEndpoints({ repos }: AppDeps) {
   async function findLabel(principal: Principal, idOrKey: string): Promise<LabelRecord> {
     const label = await repos.labels.find(principal.workspaceId, idOrKey);
     if (!label) throw notFound(`Label ${idOrKey} was not found.`);

@@ -1,19 +1,19 @@
 import { z } from 'zod';
 import * as api from '../../domain/api.js';
-import { DomainError, forbidden, notFound } from '../../domain/errors.js';
+import { DomainError, conflict, forbidden, notFound, queueScoreIsTheItems } from '../../domain/errors.js';
 import { isUuid } from '../../domain/ids.js';
 import type { InlineScoreWrite } from '../../infra/repositories/scores.repo.js';
 import { pageOf } from '../../infra/repositories/rows.js';
-import type { ApiDeps } from '../deps.js';
+import type { AppDeps } from '../../app/deps.js';
 import { describeZodError, endpoint, findNul } from '../endpoint.js';
-import { inlineScoreKey, prepareInlineScores, type ScoreRequest } from '../scoring.js';
+import { inlineScoreKey, prepareInlineScores, type ScoreRequest } from '../../app/inline-scores.js';
 
 export const scoreBatchBody = z
   .array(z.unknown())
   .min(1, `send 1 to ${api.MAX_BATCH} scores`)
   .max(api.MAX_BATCH, `a batch holds at most ${api.MAX_BATCH} scores`);
 
-export function scoreEndpoints({ repos }: ApiDeps) {
+export function scoreEndpoints({ repos }: AppDeps) {
   return [
     endpoint({
       method: 'post',
@@ -110,6 +110,7 @@ export function scoreEndpoints({ repos }: ApiDeps) {
         const score = isUuid(params.id!) ? await repos.scores.findById(principal.workspaceId, params.id!) : null;
         if (!score) throw notFound(`Score ${params.id} was not found.`);
         if (score.principalId !== principal.id && principal.role !== 'admin') throw forbidden("Only the score's author or a workspace admin may delete it.");
+        if (score.queueItemId !== null) throw conflict(queueScoreIsTheItems(score.id));
         await repos.scores.softDelete(principal.workspaceId, score.id);
         return undefined;
       },

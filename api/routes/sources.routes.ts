@@ -3,7 +3,7 @@ import * as api from '../../domain/api.js';
 import { notFound } from '../../domain/errors.js';
 import { SOURCE_TYPES } from '../../domain/sources.js';
 import type { SourceInput } from '../../infra/repositories/sources.repo.js';
-import type { ApiDeps } from '../deps.js';
+import type { AppDeps } from '../../app/deps.js';
 import { describeZodError, endpoint, findNul, parseWith } from '../endpoint.js';
 
 const batchOf = (what: string) =>
@@ -11,7 +11,7 @@ const batchOf = (what: string) =>
 
 export const sourceBatchBody = batchOf('sources');
 
-export function sourceEndpoints({ repos }: ApiDeps) {
+export function sourceEndpoints({ repos }: AppDeps) {
   return [
     endpoint({
       method: 'post',

@@ -5,11 +5,11 @@ import { isUuid } from '../../domain/ids.js';
 import { isUniqueViolation } from '../../infra/db.js';
 import { pageOf } from '../../infra/repositories/rows.js';
 import { requireAdmin, requireOwner } from '../auth.js';
-import type { ApiDeps } from '../deps.js';
+import type { AppDeps } from '../../app/deps.js';
 import { endpoint } from '../endpoint.js';
 
 /** Workspaces (owner), users and API keys (workspace admins). */
-export function workspaceEndpoints({ repos }: ApiDeps) {
+export function workspaceEndpoints({ repos }: AppDeps) {
   return [
     endpoint({
       method: 'post',

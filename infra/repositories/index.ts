@@ -1,4 +1,5 @@
 import type { Db } from '../db.js';
+import { createItemsRepo } from './items/index.js';
 import { createLabelsRepo } from './labels.repo.js';
 import { createPrincipalsRepo } from './principals.repo.js';
 import { createQueuesRepo } from './queues.repo.js';
@@ -12,6 +13,7 @@ export function createRepos(db: Db) {
     sources: createSourcesRepo(db),
     scores: createScoresRepo(db),
     queues: createQueuesRepo(db),
+    items: createItemsRepo(db),
   };
 }
 

@@ -33,6 +33,16 @@ export function record(value: unknown): Record<string, unknown> {
 
 export type Row = Record<string, unknown>;
 
+export function oneOf<T extends string>(values: readonly T[], value: unknown, what: string): T {
+  const found = values.find((x) => x === value);
+  if (!found) throw new TypeError(`unknown ${what} ${String(value)}`);
+  return found;
+}
+
+export function texts(value: unknown): string[] {
+  return Array.isArray(value) ? value.map(str) : [];
+}
+
 /** Cursor pagination over time-ordered ids: fetch one extra row to know whether there is more. */
 export function pageOf<T extends { id: string }>(rows: T[], limit: number): { data: T[]; nextCursor: string | null } {
   const data = rows.slice(0, limit);

@@ -1,5 +1,6 @@
 import type { LabelValue } from '../../domain/labels.js';
 import { typedValueColumns } from '../../domain/labels.js';
+import { conflict, queueScoreIsTheItems } from '../../domain/errors.js';
 import { newId } from '../../domain/ids.js';
 import { SCORE_SOURCES, type ScoreSource } from '../../domain/principals.js';
 import type { SourceType } from '../../domain/sources.js';
@@ -198,8 +199,16 @@ export function createScoresRepo(db: Db) {
       return ((await query) as Row[]).map(toScore);
     },
 
+    /** Inline scores only: a queue score belongs to its item, whose workflow is its one writer (docs/adr/0002). */
     async softDelete(workspaceId: string, id: string): Promise<void> {
-      await db('scores').where({ workspace_id: workspaceId, id }).whereNull('deleted_at').update({ deleted_at: db.fn.now() });
+      const deleted = await db('scores')
+        .where({ workspace_id: workspaceId, id })
+        .whereNull('queue_item_id')
+        .whereNull('deleted_at')
+        .update({ deleted_at: db.fn.now() });
+      if (deleted > 0) return;
+      const row = await db('scores').where({ workspace_id: workspaceId, id }).first('queue_item_id');
+      if (row?.queue_item_id) throw conflict(queueScoreIsTheItems(id));
     },
 
     /** The human-review DELETE: that identity's live inline values for these labels on this source. */

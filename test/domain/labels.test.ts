@@ -1,12 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  parseLabelSettings,
-  slugifyKey,
-  typedValueColumns,
-  validateLabelValue,
-  type LabelRules,
-  type LabelType,
-} from '../../domain/labels.js';
+import { parseLabelSettings, slugifyKey, typedValueColumns, validateLabelValue, type LabelRules, type LabelType } from '../../domain/labels.js';
 
 /** Parses settings that must be valid, returning the rules (the test fails loudly otherwise). */
 function rules(type: LabelType, settings?: unknown): LabelRules {
@@ -56,7 +49,10 @@ describe('label settings defaults', () => {
   it('keeps given settings over the defaults', () => {
     expect(rules('numeric', { min: -1, max: 1, step: 0.5, display: 'buttons' }).settings).toEqual({ min: -1, max: 1, step: 0.5, display: 'buttons' });
     expect(rules('text', { minLength: 3, maxLength: 10, placeholder: 'Why?', correction: true }).settings).toEqual({
-      minLength: 3, maxLength: 10, placeholder: 'Why?', correction: true,
+      minLength: 3,
+      maxLength: 10,
+      placeholder: 'Why?',
+      correction: true,
     });
     expect(rules('star', { stars: 10 }).settings).toEqual({ stars: 10 });
     expect(rules('star', { stars: 1 }).settings).toEqual({ stars: 1 });

@@ -25,7 +25,26 @@ declare module 'vitest' {
   }
 }
 
+/** What the shared servers offer each test file (vitest's provide/inject, or the history recorder directly). */
+export interface SharedServers {
+  adminDatabaseUrl: string;
+  templateDatabase: string;
+  temporalAddress: string;
+  workflowBundlePath: string;
+  runId: string;
+}
+
 export default async function setup(project: TestProject) {
+  const { servers, stop } = await startSharedServers();
+  project.provide('adminDatabaseUrl', servers.adminDatabaseUrl);
+  project.provide('templateDatabase', servers.templateDatabase);
+  project.provide('temporalAddress', servers.temporalAddress);
+  project.provide('workflowBundlePath', servers.workflowBundlePath);
+  project.provide('runId', servers.runId);
+  return stop;
+}
+
+export async function startSharedServers(): Promise<{ servers: SharedServers; stop: () => Promise<void> }> {
   const runId = `${process.pid}_${Date.now().toString(36)}`;
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'quorum-test-'));
   fs.chmodSync(tmp, 0o755);
@@ -62,19 +81,15 @@ export default async function setup(project: TestProject) {
   const workflowBundlePath = path.join(tmp, 'workflow-bundle.js');
   fs.writeFileSync(workflowBundlePath, bundle.code);
 
-  project.provide('adminDatabaseUrl', adminUrl);
-  project.provide('templateDatabase', templateDatabase);
-  project.provide('temporalAddress', temporal.address);
-  project.provide('workflowBundlePath', workflowBundlePath);
-  project.provide('runId', runId);
-
-  return async () => {
+  const servers = { adminDatabaseUrl: adminUrl, templateDatabase, temporalAddress: temporal.address, workflowBundlePath, runId };
+  const stop = async () => {
     const { rows } = await admin.raw(`select datname from pg_database where datname like ?`, [`quorum_test_${runId}%`]);
     for (const { datname } of rows as { datname: string }[]) await admin.raw('drop database if exists ?? with (force)', [datname]);
     await admin.destroy();
     for (const stop of stops.reverse()) await stop().catch(() => undefined);
     fs.rmSync(tmp, { recursive: true, force: true });
   };
+  return { servers, stop };
 }
 
 export function withDatabase(url: string, database: string): string {

@@ -2,14 +2,14 @@ import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
-import { inject } from 'vitest';
+import { inject as injectShared } from 'vitest';
 import { createApp } from '../../api/app.js';
 import { generateApiKey } from '../../infra/api-keys.js';
 import { createDb, type Db } from '../../infra/db.js';
 import { createRepos, type Repos } from '../../infra/repositories/index.js';
 import type { TemporalDeps } from '../../infra/temporal.js';
 import { createWorker } from '../../worker/create-worker.js';
-import { withDatabase } from './global-setup.js';
+import { withDatabase, type SharedServers } from './global-setup.js';
 
 export interface HttpResult {
   status: number;
@@ -25,6 +25,8 @@ export interface TestSystem {
   databaseUrl: string;
   ownerKey: string;
   ownerWorkspaceId: string;
+  /** Answers that did not match their endpoint's response schema so far. */
+  responseDrifts(): string[];
   /** Calls the API as the holder of `key`. */
   as(key: string): ApiClient;
   startWorker(): Promise<Worker>;
@@ -75,7 +77,8 @@ export function apiClient(baseUrl: string, key: string | undefined): ApiClient {
  * A whole Quorum for one test file: its own database (cloned from the migrated template), its own
  * task queue and worker on the shared Temporal dev server, and the API on a random local port.
  */
-export async function startTestSystem(opts: { worker?: boolean } = {}): Promise<TestSystem> {
+export async function startTestSystem(opts: { worker?: boolean; servers?: SharedServers } = {}): Promise<TestSystem> {
+  const inject = <K extends keyof SharedServers>(key: K): SharedServers[K] => (opts.servers ? opts.servers[key] : injectShared(key));
   const databaseName = `quorum_test_${inject('runId')}_${randomUUID().slice(0, 8)}`;
   const adminUrl = inject('adminDatabaseUrl');
   const admin = createDb(adminUrl, { max: 1 });
@@ -99,7 +102,9 @@ export async function startTestSystem(opts: { worker?: boolean } = {}): Promise<
   const taskQueue = `test-${randomUUID()}`;
   const temporal: TemporalDeps = { connection, client: new Client({ connection, namespace: 'default' }), namespace: 'default', taskQueue };
 
-  const app = createApp({ db, repos, temporal });
+  // Every answer is parsed against its declared response schema: a handler that drifts from the OpenAPI document fails its test.
+  const drifts: string[] = [];
+  const app = createApp({ db, repos, temporal }, { onResponseDrift: (e, issues) => drifts.push(`${e.method.toUpperCase()} ${e.path}: ${issues}`) });
   const server = await new Promise<Server>((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });
@@ -139,6 +144,7 @@ export async function startTestSystem(opts: { worker?: boolean } = {}): Promise<
       await workerRun;
       worker = undefined;
     },
+    responseDrifts: () => [...drifts],
     async close() {
       await system.stopWorker();
       await nativeConnection?.close();
@@ -147,6 +153,7 @@ export async function startTestSystem(opts: { worker?: boolean } = {}): Promise<
       await closed;
       await connection.close();
       await db.destroy();
+      if (drifts.length > 0) throw new Error(`Responses outside their schemas:\n${drifts.join('\n')}`);
     },
   };
   if (opts.worker !== false) await system.startWorker();

@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import { Metadata } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../api/app.js';
+import { fromTemporal } from '../../app/item-workflows.js';
 import { errorHandler, toHttpError } from '../../api/errors.js';
 import { createTemporal } from '../../infra/temporal.js';
 import { createQueueFixture, waitFor, type QueueFixture } from '../helpers/queue-fixture.js';
@@ -57,7 +58,7 @@ describe('when an item has too many updates in flight', () => {
       details: 'limit on concurrent in-flight updates has been reached',
       metadata: new Metadata(),
     });
-    expect(toHttpError(exhausted)).toMatchObject({ status: 429, code: 'RATE_LIMITED', retryAfter: 1 });
+    expect(toHttpError(fromTemporal(exhausted))).toMatchObject({ status: 429, code: 'RATE_LIMITED', retryAfter: 1 });
     const headers: Record<string, string> = {};
     let status = 0;
     let body: unknown;
@@ -73,7 +74,7 @@ describe('when an item has too many updates in flight', () => {
         return this;
       },
     };
-    errorHandler(exhausted, { method: 'POST', originalUrl: '/x' } as never, res as never, () => undefined);
+    errorHandler(fromTemporal(exhausted), { method: 'POST', originalUrl: '/x' } as never, res as never, () => undefined);
     expect(status).toBe(429);
     expect(headers['Retry-After']).toBe('1');
     expect(body).toMatchObject({ error: { code: 'RATE_LIMITED' } });

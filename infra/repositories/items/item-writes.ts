@@ -1,9 +1,10 @@
-import { typedValueColumns, type LabelType, type LabelValue } from '../../domain/labels.js';
-import type { ItemEvent, ItemReadModel, ReviewOverride } from '../../domain/item.js';
-import { resolveLabel } from '../../domain/resolve.js';
-import type { AssignmentStrategy } from '../../domain/queues.js';
-import type { Db } from '../db.js';
-import { str, type Row } from './rows.js';
+import { typedValueColumns, type LabelType, type LabelValue } from '../../../domain/labels.js';
+import { CLOSED_STATUSES, isClosedStatus, type ItemConfig, type ItemEvent, type ItemReadModel, type ReviewOverride } from '../../../domain/item.js';
+import { newId } from '../../../domain/ids.js';
+import { resolveLabel } from '../../../domain/resolve.js';
+import type { AssignmentStrategy } from '../../../domain/queues.js';
+import type { Db } from '../../db.js';
+import { str, type Row } from '../rows.js';
 
 /** A submission's scores and its idempotency record, written with the snapshot that acknowledges it. */
 export interface SubmissionWrite {
@@ -24,11 +25,39 @@ export interface PersistItemInput {
   finalize?: { reviewerId: string | null; overrides: ReviewOverride[]; labelIds: string[] };
 }
 
-const CLOSED = ['completed', 'cancelled'];
-
-/** The writes the item workflow makes, each idempotent: a retried activity changes nothing more. */
-export function createItemsRepo(db: Db) {
+/**
+ * Every write to an item's tables (queue_items, item_events, item_results, submissions,
+ * assignment_turns): the add request's new rows, and the item workflow's transitions, each
+ * idempotent so a retried activity changes nothing more. docs/adr/0002 says why there is one writer.
+ */
+export function createItemWrites(db: Db) {
   return {
+    /** New item rows (no workflow yet: version 0); a source already in the queue is skipped by the unique constraint. */
+    async insertItems(
+      workspaceId: string,
+      queueId: string,
+      config: ItemConfig,
+      entries: { sourceId: string; priority: number }[],
+    ): Promise<Map<string, string>> {
+      if (entries.length === 0) return new Map();
+      const rows: Row[] = await db('queue_items')
+        .insert(
+          entries.map((e) => ({
+            id: newId(),
+            workspace_id: workspaceId,
+            queue_id: queueId,
+            source_id: e.sourceId,
+            priority: e.priority,
+            seats_required: config.annotationsRequired,
+            reservation_timeout_ms: config.reservationTimeoutMs,
+          })),
+        )
+        .onConflict(['queue_id', 'source_id'])
+        .ignore()
+        .returning(['id', 'source_id']);
+      return new Map(rows.map((r) => [str(r.source_id), str(r.id)]));
+    },
+
     /**
      * One transition in one transaction: a submission's scores, the finalized results, the versioned
      * read model (`where version < new`: retries and reordering never move it backwards) and the
@@ -54,9 +83,9 @@ export function createItemsRepo(db: Db) {
             seats: JSON.stringify(snapshot.seats),
             review: JSON.stringify(snapshot.review),
             updated_at: trx.fn.now(),
-            closed_at: CLOSED.includes(snapshot.status) ? trx.raw('coalesce(closed_at, now())') : null,
+            closed_at: isClosedStatus(snapshot.status) ? trx.raw('coalesce(closed_at, now())') : null,
           });
-        if (CLOSED.includes(snapshot.status)) {
+        if (isClosedStatus(snapshot.status)) {
           // The queue completes when its last open item closes (an active queue only: a paused one waits for its manager).
           // Its row lock makes two items closing at once see each other's commit.
           await trx.raw('select 1 from queues where id = (select queue_id from queue_items where id = ?) for update', [snapshot.itemId]);
@@ -64,8 +93,8 @@ export function createItemsRepo(db: Db) {
             `update queues q set status = 'completed', updated_at = now()
              from queue_items i
              where i.id = ? and q.id = i.queue_id and q.status = 'active'
-               and not exists (select 1 from queue_items o where o.queue_id = q.id and o.status not in ('completed', 'cancelled'))`,
-            [snapshot.itemId],
+               and not exists (select 1 from queue_items o where o.queue_id = q.id and not (o.status = any(?::text[])))`,
+            [snapshot.itemId, [...CLOSED_STATUSES]],
           );
         }
         if (events.length > 0) {
@@ -110,7 +139,7 @@ export function createItemsRepo(db: Db) {
             .join('queue_items as i', 'i.id', 't.item_id')
             .where('t.queue_id', input.queueId)
             .whereNotNull('t.annotator_id')
-            .whereNotIn('i.status', CLOSED)
+            .whereNotIn('i.status', CLOSED_STATUSES)
             .whereRaw('not (t.annotator_id::text = any(i.submitted_by))')
             .whereRaw(
               '(t.annotator_id::text = any(i.assigned_to) or t.annotator_id::text = any(i.reserved_by) or i.version = 0 or t.created_at > i.updated_at)',
@@ -130,8 +159,6 @@ export function createItemsRepo(db: Db) {
     },
   };
 }
-
-export type ItemsRepo = ReturnType<typeof createItemsRepo>;
 
 /** Scores keyed so a retry inserts nothing: (item, label, annotator, round) is unique. */
 async function writeSubmission(trx: Db, workspaceId: string, itemId: string, submission: SubmissionWrite): Promise<void> {

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 /** Workflows run in Temporal's sandbox: they import domain/ and activity types only (STYLE.md, Boundaries). */
-const dir = path.join(import.meta.dirname, '../workflows');
+const dir = path.join(import.meta.dirname, '../../workflows');
 
 describe('workflow code boundaries', () => {
   const files = fs.readdirSync(dir).filter((f) => f.endsWith('.ts'));
