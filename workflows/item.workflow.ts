@@ -3,6 +3,7 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -45,6 +46,9 @@ const { persistItem, claimTurn } = proxyActivities<Activities>({
   retry: { initialInterval: '200 milliseconds', maximumInterval: '5 seconds' },
 });
 
+/** Patch ids (docs/adr/0003): each names the change that running items replay around. */
+const RETRY_TURN_AFTER_MEMBERS_CHANGED = 'retry-turn-after-members-changed';
+
 /** Domain rejections cross to the client as ApplicationFailures typed by the error code (a plain Error would retry the task forever). */
 type PersistInput = Parameters<Activities['persistItem']>[0];
 
@@ -86,6 +90,8 @@ export const itemWorkflow: ItemWorkflow = async function itemWorkflow(input: Ite
   const state: ItemState = input.state ?? item.newItemState(input);
   let finalized = false;
   let pendingTurnsBlocked = false;
+  /** Counts membership signals, so a rotation turn can tell whether one arrived while it was being claimed. */
+  let membersSignals = 0;
   /** Members who left with a seat here, waiting to be written to the timeline. */
   const membersChanges: string[] = [];
   /** Membership changed: the status may change (skipped or not) and rotation may be unblocked. */
@@ -277,6 +283,7 @@ export const itemWorkflow: ItemWorkflow = async function itemWorkflow(input: Ite
     const freed = removed.filter((id) => item.removeMember(state, id));
     membersChanges.push(...freed);
     membersSignalled = true;
+    membersSignals++;
   });
 
   // The first snapshot, unless an update that arrived with the start already wrote it.
@@ -300,8 +307,11 @@ export const itemWorkflow: ItemWorkflow = async function itemWorkflow(input: Ite
       while (item.openSeats(state, now()) > 0) {
         const turn = ++state.turns;
         const exclude = [...Object.keys(state.seats), ...state.skipped, ...state.lapsed];
+        const signalsBefore = membersSignals;
         const annotatorId = await claimTurn({ itemId: state.itemId, queueId: state.queueId, turn, strategy: state.config.assignmentStrategy, exclude });
         if (annotatorId === null) {
+          // The members changed while this turn was claimed (from the old list): claim again rather than wait for a change that already came.
+          if (membersSignals !== signalsBefore && patched(RETRY_TURN_AFTER_MEMBERS_CHANGED)) continue;
           // Nobody eligible is left: wait for a membership change or a reset.
           pendingTurnsBlocked = true;
           break;
