@@ -1,6 +1,7 @@
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import type { z } from 'zod';
 import { validationError } from '../domain/errors.js';
+import { describeStorageProblem, findUnstorable } from '../domain/storable.js';
 import { isUuid } from '../domain/ids.js';
 import type { Principal } from '../domain/principals.js';
 
@@ -27,6 +28,8 @@ export interface Endpoint<B = unknown, Q = unknown> {
   authenticated?: boolean;
   body?: z.ZodType<B>;
   query?: z.ZodType<Q>;
+  /** Per-entry batch routes check what Postgres can store entry by entry, so one bad entry does not fail the others. */
+  perEntry?: boolean;
   /** Batch-ingest routes take 16 MB; everything else 1 MB. */
   bodyLimit?: '1mb' | '16mb';
   status: number;
@@ -60,28 +63,6 @@ export function parseWith<T>(schema: z.ZodType<T>, value: unknown, root: string)
   return result.data;
 }
 
-/**
- * Postgres cannot store the NUL character (U+0000) in text or jsonb. Returns the path of the first
- * string or key holding one ('' for the value itself), so a request can be refused before a write.
- */
-export function findNul(value: unknown, path = ''): string | undefined {
-  const at = (key: string | number) => (path ? `${path}.${key}` : String(key));
-  if (typeof value === 'string') return value.includes('\u0000') ? path : undefined;
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) {
-      const found = findNul(value[i], at(i));
-      if (found !== undefined) return found;
-    }
-  } else if (value !== null && typeof value === 'object') {
-    for (const [key, v] of Object.entries(value)) {
-      if (key.includes('\u0000')) return at(key);
-      const found = findNul(v, at(key));
-      if (found !== undefined) return found;
-    }
-  }
-  return undefined;
-}
-
 const jsonParsers = {
   '1mb': express.json({ limit: '1mb' }),
   '16mb': express.json({ limit: '16mb' }),
@@ -101,9 +82,14 @@ export function mountEndpoints(router: Router, endpoints: AnyEndpoint[], authent
     };
     const parse = e.body ? [jsonParsers[e.bodyLimit ?? '1mb']] : [];
     router[e.method](e.path, auth, ...parse, async (req: Request, res: Response) => {
+      // Path parameters and query values reach Postgres in WHERE clauses: the same storage rules hold for them.
+      const unstorableInput = findUnstorable(req.params) ?? findUnstorable(req.query);
+      if (unstorableInput) throw validationError(describeStorageProblem(unstorableInput, 'request'));
       let body: unknown;
       if (e.body) {
         if (req.body === undefined) throw validationError('Request body must be JSON (Content-Type: application/json).');
+        const unstorable = e.perEntry ? undefined : findUnstorable(req.body);
+        if (unstorable) throw validationError(describeStorageProblem(unstorable, 'body'));
         body = parseWith(e.body, req.body, 'body');
       }
       const query: unknown = e.query ? parseWith(e.query, req.query, 'query') : undefined;

@@ -1,6 +1,6 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { DomainError, ERROR_STATUS, type ErrorCode } from '../domain/errors.js';
-import { isDbUnavailable, isUniqueViolation } from '../infra/db.js';
+import { inputRejectionOf, isDbUnavailable } from '../infra/db.js';
 
 /** Translates every failure into the error envelope of DESIGN.md §5. Stacks never leave the server. */
 export function toHttpError(error: unknown): { status: number; code: ErrorCode; message: string; details?: unknown; retryAfter?: number } {
@@ -23,17 +23,38 @@ export function toHttpError(error: unknown): { status: number; code: ErrorCode; 
     return { status: 400, code: 'VALIDATION', message: String(bodyError.message) };
   }
 
+  // A path parameter that is not valid percent-encoding (Express's router throws a URIError).
+  if (error instanceof URIError) return { status: 400, code: 'VALIDATION', message: 'A path parameter is not valid percent-encoded UTF-8.' };
+  // A body whose bytes do not match its Content-Encoding: zlib's codes are Z_* (gzip, deflate) and ERR__* (brotli).
+  const zlibCode = (error as { code?: unknown })?.code;
+  if (typeof zlibCode === 'string' && /^(Z_|ERR__)/.test(zlibCode)) {
+    return { status: 400, code: 'VALIDATION', message: 'The request body does not match its Content-Encoding (it could not be decompressed).' };
+  }
+
   if (isDbUnavailable(error)) return { status: 503, code: 'UNAVAILABLE', message: 'Postgres is unavailable; try again shortly.' };
-  // 22021 / 22P05: a NUL character (U+0000) in text or jsonb, which Postgres cannot store. The client's input, not a bug.
-  const pgCode = (error as { code?: unknown })?.code;
-  if (pgCode === '22021' || pgCode === '22P05') return { status: 400, code: 'VALIDATION', message: 'Text values may not contain the NUL character (\\u0000).' };
-  if (isUniqueViolation(error)) return { status: 409, code: 'CONFLICT', message: 'A resource with the same unique fields already exists.' };
-  return { status: 500, code: 'INTERNAL', message: 'Internal error; it has been logged.' };
+  // Whatever a request's content can make Postgres refuse is the client's 4xx, so a gap in validation is never a 500.
+  switch (inputRejectionOf(error)) {
+    case 'duplicate':
+      return { status: 409, code: 'CONFLICT', message: 'A resource with the same unique fields already exists.' };
+    case 'invalid_value':
+      return { status: 400, code: 'VALIDATION', message: 'A value in the request cannot be stored (invalid text, number or date for its field).' };
+    case 'constraint':
+      return {
+        status: 400,
+        code: 'VALIDATION',
+        message: 'The request breaks a rule of the stored data (a missing reference, a required value, or an allowed range).',
+      };
+    case 'too_large':
+      return { status: 400, code: 'VALIDATION', message: 'A value in the request is too large or nested too deeply to store.' };
+    case undefined:
+      return { status: 500, code: 'INTERNAL', message: 'Internal error; it has been logged.' };
+  }
 }
 
 export const errorHandler: ErrorRequestHandler = (error, req, res, _next) => {
   const http = toHttpError(error);
-  if (http.status >= 500) console.error(`[api] ${req.method} ${req.originalUrl} failed:`, error);
+  // The URL is an argument, never the format string: a '%s' in it must not swallow the error.
+  if (http.status >= 500) console.error('[api] %s %s failed:', req.method, req.originalUrl, error);
   if (res.headersSent) return;
   if (http.retryAfter !== undefined) res.setHeader('Retry-After', String(http.retryAfter));
   res.status(http.status).json({ error: { code: http.code, message: http.message, ...(http.details !== undefined && { details: http.details }) } });

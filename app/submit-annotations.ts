@@ -23,6 +23,11 @@ export function idempotencyKeyOf(header: string | undefined): string {
   return given ?? randomUUID();
 }
 
+/** A 409 the workflow marks retryable: the transition was rolled back, nothing of it was stored. */
+export function isRetryableRejection(error: unknown): boolean {
+  return error instanceof DomainError && error.code === 'CONFLICT' && (error.details as { retryable?: unknown } | undefined)?.retryable === true;
+}
+
 /** Validates values against their labels; returns what the workflow needs (ids and versions, no label lookups). */
 async function prepareAnnotations({ repos }: AppDeps, principal: Principal, body: SubmitBody): Promise<SubmitAnnotation[]> {
   const labels = await repos.labels.findMany(
@@ -65,10 +70,20 @@ export async function submitAnnotations(
   const earlier = await replay();
   if (earlier) return earlier;
   const annotations = await prepareAnnotations(deps, principal, body);
+  const send = (updateId: string) =>
+    updateItem(deps.temporal, item.id, submitUpdate, [{ annotatorId: principal.id, idempotencyKey, bodyHash, annotations }], { updateId });
+  const updateId = `submit:${principal.id}:${idempotencyKey}`;
   try {
-    const result = await updateItem(deps.temporal, item.id, submitUpdate, [{ annotatorId: principal.id, idempotencyKey, bodyHash, annotations }], {
-      updateId: `submit:${principal.id}:${idempotencyKey}`,
-    });
+    let result: SubmitResult;
+    try {
+      result = await send(updateId);
+    } catch (error) {
+      // A rolled-back submission (a retryable 409: another transition of the item was refused, nothing of this one
+      // stored) is sent once more. Under a new id: Temporal keeps a finished update's outcome under its id, so a
+      // client's retry with this key would otherwise get the old rejection forever.
+      if (!isRetryableRejection(error) || (await replay()) !== undefined) throw error;
+      result = await send(`${updateId}:${randomUUID()}`);
+    }
     // Two requests with one key and different bodies at once: Temporal deduplicated them by update id, so check which body won.
     return (await replay()) ?? result;
   } catch (error) {

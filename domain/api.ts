@@ -14,6 +14,11 @@ export const MAX_BATCH = 1000;
 
 const id = z.string().describe('UUID');
 const timestamp = z.string().describe('ISO 8601 timestamp');
+/** A moment a client sends: ISO 8601 with an offset, in years 1–9999 (Postgres has no year 0). */
+const instant = z.iso
+  .datetime({ offset: true })
+  .refine((v) => Number(v.slice(0, 4)) >= 1, 'must be in the years 0001 to 9999')
+  .describe('ISO 8601 timestamp with offset');
 const json = z.unknown();
 
 export const errorBody = z.object({
@@ -135,7 +140,7 @@ export const scoreMetadata = z.strictObject({
 export const createScoreBody = z.strictObject({
   sourceType: z.enum(SOURCE_TYPES),
   sourceId: z.string().min(1).max(256),
-  label: z.string().min(1).describe('label id or key'),
+  label: z.string().min(1).max(256).describe('label id or key'),
   value: z.union([z.string(), z.number(), z.boolean(), z.array(z.string())]),
   notes: z.string().max(5000).optional(),
   scoreSource: z.enum(SCORE_SOURCES).optional(),
@@ -166,13 +171,13 @@ export const scoreBulkResponse = z.object({
 });
 export const scoreListQuery = listQuery.extend({
   sourceType: z.enum(SOURCE_TYPES).optional(),
-  sourceId: z.string().optional(),
-  label: z.string().optional(),
-  annotatorId: z.string().optional(),
+  sourceId: z.string().max(256).optional(),
+  label: z.string().max(256).optional(),
+  annotatorId: z.string().max(256).optional(),
   queueId: id.optional(),
   scoreSource: z.enum(SCORE_SOURCES).optional(),
-  since: z.iso.datetime({ offset: true }).optional(),
-  until: z.iso.datetime({ offset: true }).optional(),
+  since: instant.optional(),
+  until: instant.optional(),
 });
 
 // The trace/span human-review API of the second seed (v2). Accepts what its clients send.
@@ -180,11 +185,11 @@ export const V2_MAX_STRING = 200;
 const v2Value = z.union([z.string(), z.number(), z.boolean(), z.array(z.string())]);
 const v2Metadata = z
   .looseObject({
-    identityId: z.string().min(1).optional(),
-    identity_id: z.string().min(1).optional(),
-    source: z.string().optional(),
-    reviewerId: z.string().optional(),
-    reviewer_id: z.string().optional(),
+    identityId: z.string().min(1).max(256).optional(),
+    identity_id: z.string().min(1).max(256).optional(),
+    source: z.string().max(256).optional(),
+    reviewerId: z.string().max(256).optional(),
+    reviewer_id: z.string().max(256).optional(),
   })
   .transform((m) => ({
     identityId: m.identityId ?? m.identity_id,
@@ -192,13 +197,13 @@ const v2Metadata = z
     reviewerId: m.reviewerId ?? m.reviewer_id,
   }));
 export const v2Annotation = z.union([
-  z.looseObject({ key: z.string().min(1), value: v2Value }),
+  z.looseObject({ key: z.string().min(1).max(256), value: v2Value }),
   z
     .looseObject({
-      parentAnnotationId: z.string().min(1).optional(),
-      parent_annotation_id: z.string().min(1).optional(),
+      parentAnnotationId: z.string().min(1).max(256).optional(),
+      parent_annotation_id: z.string().min(1).max(256).optional(),
       value: v2Value,
-      explanation: z.string().optional(),
+      explanation: z.string().max(5000).optional(),
     })
     .refine((a) => a.parentAnnotationId ?? a.parent_annotation_id, { message: 'each annotation needs a key' }),
 ]);
@@ -208,9 +213,9 @@ export const v2CreateBody = z.looseObject({
 });
 export const v2DeleteBody = z
   .looseObject({
-    keys: z.array(z.string().min(1)).max(10, 'keys needs 1 to 10 entries').optional(),
-    parentAnnotationIds: z.array(z.string()).max(10).optional(),
-    parent_annotation_ids: z.array(z.string()).max(10).optional(),
+    keys: z.array(z.string().min(1).max(256)).max(10, 'keys needs 1 to 10 entries').optional(),
+    parentAnnotationIds: z.array(z.string().max(256)).max(10).optional(),
+    parent_annotation_ids: z.array(z.string().max(256)).max(10).optional(),
     metadata: v2Metadata.optional(),
   })
   .refine((b) => (b.keys?.length ?? 0) + (b.parentAnnotationIds ?? b.parent_annotation_ids ?? []).length > 0, {
@@ -224,7 +229,7 @@ export const healthResponse = z.object({ status: z.literal('ok') });
 export const readyResponse = z.object({ status: z.literal('ok'), postgres: z.literal('ok'), temporal: z.literal('ok') });
 
 // Queues
-const queueLabelInput = z.strictObject({ label: z.string().min(1).describe('label id or key'), required: z.boolean().default(true) });
+const queueLabelInput = z.strictObject({ label: z.string().min(1).max(256).describe('label id or key'), required: z.boolean().default(true) });
 const queueMemberInput = z.strictObject({ userId: id, roles: z.array(z.enum(QUEUE_ROLES)).min(1, 'roles needs at least one of annotator, reviewer, manager') });
 const queueSettingsFields = {
   description: z.string().max(5000).optional(),
@@ -271,7 +276,7 @@ export const addItemsResponse = z.object({
 });
 export const itemListQuery = listQuery.extend({
   status: z.enum(ITEM_STATUSES).optional(),
-  assignee: z.string().optional(),
+  assignee: z.string().max(256).optional(),
   sourceType: z.enum(SOURCE_TYPES).optional(),
 });
 const seat = z.object({ annotatorId: z.string(), state: z.string(), round: z.number().int(), expiresAt: z.string().nullable() });
@@ -310,7 +315,7 @@ export const submitBody = z.strictObject({
   annotations: z
     .array(
       z.strictObject({
-        label: z.string().min(1).describe('label id or key'),
+        label: z.string().min(1).max(256).describe('label id or key'),
         value: z.union([z.string(), z.number(), z.boolean(), z.array(z.string())]),
         notes: z.string().max(5000).optional(),
       }),
@@ -328,11 +333,11 @@ export const reviewBody = z
     action: z.enum(['approve', 'request_changes']),
     comment: z.string().max(5000).optional(),
     targets: z
-      .array(z.strictObject({ label: z.string().min(1).optional(), annotatorId: z.string().min(1), comment: z.string().max(5000) }))
+      .array(z.strictObject({ label: z.string().min(1).max(256).optional(), annotatorId: z.string().min(1).max(256), comment: z.string().max(5000) }))
       .max(100)
       .optional(),
     overrides: z
-      .array(z.strictObject({ label: z.string().min(1), value: z.union([z.string(), z.number(), z.boolean(), z.array(z.string())]) }))
+      .array(z.strictObject({ label: z.string().min(1).max(256), value: z.union([z.string(), z.number(), z.boolean(), z.array(z.string())]) }))
       .max(50)
       .optional()
       .describe("with approve: the resolved value of these labels, instead of the annotators' majority or mean"),

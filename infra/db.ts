@@ -34,6 +34,22 @@ export function isUniqueViolation(error: unknown, constraint?: string): boolean 
   return e?.code === '23505' && (constraint === undefined || e.constraint === constraint);
 }
 
+/**
+ * Postgres errors that a request's content can cause, by SQLSTATE class: the caller's input, not a bug.
+ * Class 22 (data exception: bad text, NUL, out of range, bad date…), 23 (integrity: a value that breaks a
+ * constraint), 54 (a value too large for an index or nested too deep). Everything else is a 5xx.
+ */
+export type InputRejection = 'invalid_value' | 'duplicate' | 'constraint' | 'too_large';
+
+export function inputRejectionOf(error: unknown): InputRejection | undefined {
+  if (!(error instanceof pg.DatabaseError) || typeof error.code !== 'string') return undefined;
+  if (error.code === '23505') return 'duplicate';
+  if (error.code.startsWith('22')) return 'invalid_value';
+  if (error.code.startsWith('23')) return 'constraint';
+  if (error.code.startsWith('54')) return 'too_large';
+  return undefined;
+}
+
 /** Creates a database if it is missing (for the embedded path and tests). */
 export async function ensureDatabase(adminUrl: string, name: string): Promise<void> {
   const admin = createDb(adminUrl, { max: 1 });

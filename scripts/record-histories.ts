@@ -155,6 +155,18 @@ const PATHS: Path[] = [
       await save('round-robin', q, itemId, 'completed');
     },
   ],
+  [
+    // Patch 'serial-commits-with-rollback': two annotators whose submits arrive together, persisted one after the other.
+    'complete-ordered-commits',
+    async (system, save) => {
+      const q = await createQueueFixture(system, { annotators: 2, annotationsRequired: 2, items: 1 });
+      const itemId = q.itemIds[0]!;
+      for (const a of q.annotators) expectStatus(await a.api.post(q.path(`/items/${itemId}/reserve`)), 200);
+      const submits = await Promise.all(q.annotators.map((a) => a.api.post(q.path(`/items/${itemId}/submit`), rating)));
+      for (const s of submits) expectStatus(s, 200);
+      await save('complete-ordered-commits', q, itemId, 'completed');
+    },
+  ],
 ];
 
 const { servers, stop } = await startSharedServers();

@@ -1,3 +1,4 @@
+import { format } from 'node:util';
 import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it, vi, type MockInstance } from 'vitest';
@@ -342,7 +343,7 @@ describe('dependencies down', () => {
       expectError(read, 503, 'UNAVAILABLE', /Postgres/);
       expectNoInternals(read);
       // The cause stays on the server, in its log.
-      expect(consoleError.mock.calls.some((args) => String(args[0]).includes('GET /api/v1/labels failed'))).toBe(true);
+      expect(consoleError.mock.calls.some((args) => format(...(args as unknown[])).includes('GET /api/v1/labels failed'))).toBe(true);
       const write = await client.post('/api/v1/sources', [{ type: 'trace', id: `t-${uid()}` }]);
       expectError(write, 503, 'UNAVAILABLE');
       expectNoInternals(write);

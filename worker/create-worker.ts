@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { type NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundle, type WorkflowBundleOption } from '@temporalio/worker';
-import { createActivities, type ActivityDeps } from '../activities/index.js';
+import { createActivities, type Activities, type ActivityDeps } from '../activities/index.js';
 
 const require = createRequire(import.meta.url);
 
@@ -19,6 +19,8 @@ export interface WorkerOptions extends ActivityDeps {
   namespace: string;
   taskQueue: string;
   workflowBundle?: WorkflowBundleOption;
+  /** Tests wrap the real activities (to hold or break one); production uses them as they are. */
+  wrapActivities?: (activities: Activities) => Activities;
 }
 
 export async function createWorker(opts: WorkerOptions): Promise<Worker> {
@@ -27,6 +29,6 @@ export async function createWorker(opts: WorkerOptions): Promise<Worker> {
     namespace: opts.namespace,
     taskQueue: opts.taskQueue,
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath }),
-    activities: createActivities({ db: opts.db }),
+    activities: (opts.wrapActivities ?? ((a) => a))(createActivities({ db: opts.db })),
   });
 }

@@ -19,6 +19,9 @@ export const SEARCH_ATTRIBUTES = Object.fromEntries(Object.values(SEARCH_ATTRIBU
 
 export const itemWorkflowId = (itemId: string) => `item-${itemId}`;
 
+/** The failure type of a persist that Postgres refused for good (a data error): retrying cannot help. */
+export const PERSIST_REJECTED = 'PersistRejected';
+
 /** The item workflow's type (its export name in workflows/index.ts); the API starts it by this reference, never loading its code. */
 export const ITEM_WORKFLOW_TYPE = 'itemWorkflow';
 export type ItemWorkflow = (input: ItemWorkflowInput) => Promise<ItemWorkflowResult>;

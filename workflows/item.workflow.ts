@@ -1,4 +1,5 @@
 import {
+  ActivityFailure,
   ApplicationFailure,
   allHandlersFinished,
   condition,
@@ -14,7 +15,9 @@ import type { Activities } from '../activities/index.js';
 import { DomainError } from '../domain/errors.js';
 import * as item from '../domain/item.js';
 import type { ItemEvent, ItemState } from '../domain/item.js';
+import { assertStorable } from '../domain/storable.js';
 import {
+  PERSIST_REJECTED,
   SEARCH_ATTRIBUTE_KEYS,
   assignUpdate,
   cancelUpdate,
@@ -48,6 +51,7 @@ const { persistItem, claimTurn } = proxyActivities<Activities>({
 
 /** Patch ids (docs/adr/0003): each names the change that running items replay around. */
 const RETRY_TURN_AFTER_MEMBERS_CHANGED = 'retry-turn-after-members-changed';
+const SERIAL_COMMITS = 'serial-commits-with-rollback';
 
 /** Domain rejections cross to the client as ApplicationFailures typed by the error code (a plain Error would retry the task forever). */
 type PersistInput = Parameters<Activities['persistItem']>[0];
@@ -63,6 +67,27 @@ function asFailure(error: unknown): never {
   throw error;
 }
 
+/** A plain JSON copy (the sandbox has no structuredClone). */
+function copyOf<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value)) as T;
+}
+
+const ITEM_CHANGED = 'The item changed while this request was being applied; read it again and retry.';
+
+/** The rejection of a transition that was rolled back: a 409 the caller may retry. */
+function itemChanged(): ApplicationFailure {
+  return ApplicationFailure.create({ type: 'CONFLICT', message: ITEM_CHANGED, details: [{ retryable: true }], nonRetryable: true });
+}
+
+function isItemChanged(error: unknown): boolean {
+  return error instanceof ApplicationFailure && error.message === ITEM_CHANGED;
+}
+
+/** Postgres refused the transition's data for good (the activity says so; transient failures keep retrying inside it). */
+function isRejectedWrite(error: unknown): boolean {
+  return error instanceof ActivityFailure && error.cause instanceof ApplicationFailure && error.cause.type === PERSIST_REJECTED;
+}
+
 /** Runs a domain rule in a handler: should it disagree with its validator, the caller gets the rejection, not a task retried forever. */
 function apply<T>(rule: () => T): T {
   try {
@@ -72,10 +97,10 @@ function apply<T>(rule: () => T): T {
   }
 }
 
-/** Runs a rule on a copy of the state (plain JSON; the sandbox has no structuredClone): a validator must reject without touching anything. */
+/** Runs a rule on a copy of the state: a validator must reject without touching anything. */
 function check(state: ItemState, rule: (copy: ItemState) => unknown): void {
   try {
-    rule(JSON.parse(JSON.stringify(state)) as ItemState);
+    rule(copyOf(state));
   } catch (error) {
     asFailure(error);
   }
@@ -106,6 +131,52 @@ export const itemWorkflow: ItemWorkflow = async function itemWorkflow(input: Ite
   const now = () => Date.now();
 
   /**
+   * Transitions become durable one at a time, in the order they were applied (patched: running items
+   * keep persisting as they did). When Postgres refuses one for good (a data error, never a transient
+   * one), the item goes back to its last durable state, and that transition and every later one not yet
+   * durable are rejected with a retryable 409: nothing acknowledged is lost, and the item keeps working.
+   */
+  const serialCommits = patched(SERIAL_COMMITS);
+  /** The state as of the last transition Postgres accepted, and whether its timeline had been opened then. */
+  let durable = { state: copyOf(state), announced };
+  /** The last queued persist: the next one starts after it. */
+  let persisting: Promise<unknown> = Promise.resolve();
+  /** Bumped on every rollback: persists queued before it belong to a state that no longer exists. */
+  let rollbacks = 0;
+  /** The version at which a commit of the main loop was rolled back, until something changes. */
+  let stalledAt: number | null = null;
+
+  function rollBack(): void {
+    const eligibleAnnotators = state.eligibleAnnotators;
+    Object.assign(state, copyOf(durable.state));
+    announced = durable.announced;
+    // Membership changes since then still hold: whoever left keeps no seat.
+    state.eligibleAnnotators = eligibleAnnotators;
+    for (const annotatorId of Object.keys(state.seats)) if (!eligibleAnnotators.includes(annotatorId)) item.removeMember(state, annotatorId);
+    finalized = false;
+    rollbacks++;
+  }
+
+  /** Persists one transition after the ones before it; a transition Postgres refuses rolls the item back. */
+  function persistInOrder(input: PersistInput): Promise<void> {
+    const queuedAt = rollbacks;
+    const after = { state: copyOf(state), announced };
+    const turn = persisting.then(async () => {
+      if (rollbacks !== queuedAt) throw itemChanged();
+      try {
+        await persistItem({ ...input, rejectionsAreFinal: true });
+      } catch (error) {
+        if (!isRejectedWrite(error)) throw error;
+        rollBack();
+        throw itemChanged();
+      }
+      durable = after;
+    });
+    persisting = turn.catch(() => undefined);
+    return turn;
+  }
+
+  /**
    * Bumps the version, recomputes the status, and persists the snapshot with these events in one
    * transaction, together with a submission's scores or the finalized results when given.
    */
@@ -126,13 +197,27 @@ export const itemWorkflow: ItemWorkflow = async function itemWorkflow(input: Ite
     // 'created' opens the timeline, whichever change is written first (an update can beat the main function to it).
     const timeline = announced ? events : [{ event: 'created' as const, actorId: null, details: { config: state.config } }, ...events];
     announced = true;
-    await persistItem({
+    const persist: PersistInput = {
       workspaceId: state.workspaceId,
       snapshot: item.readModelOf(state, at),
       events: timeline.map((e, i) => ({ ...e, at, dedupeKey: `${state.itemId}:${version}:${i}` })),
       ...extra,
-    });
+    };
+    if (serialCommits) await persistInOrder(persist);
+    else await persistItem(persist);
     persistedVersion = Math.max(persistedVersion, version);
+  }
+
+  /** A commit of the main loop: a rolled-back one is dropped (the loop looks again once something changes). */
+  async function loopCommit(...args: Parameters<typeof commit>): Promise<boolean> {
+    try {
+      await commit(...args);
+      return true;
+    } catch (error) {
+      if (!isItemChanged(error)) throw error;
+      stalledAt = state.version;
+      return false;
+    }
   }
 
   /** For answers that change nothing (a repeated reserve, an early heartbeat): wait until the read model shows the state they report. */
@@ -217,15 +302,18 @@ export const itemWorkflow: ItemWorkflow = async function itemWorkflow(input: Ite
       return result;
     },
     {
+      // The storage rules run here, before the state changes: an accepted value Postgres refuses could never be made durable.
+      // Validator only, not the handler: validators are not re-run on replay, so recorded histories are unaffected.
       validator: (request: SubmitRequest) =>
-        check(state, (s) =>
+        check(state, (s) => {
+          assertStorable(request, 'submission');
           item.submit(
             s,
             request.annotatorId,
             request.annotations.map((a) => a.labelId),
             now(),
-          ),
-        ),
+          );
+        }),
     },
   );
 
@@ -237,8 +325,11 @@ export const itemWorkflow: ItemWorkflow = async function itemWorkflow(input: Ite
       return { item: { id: state.itemId, status: state.status } };
     },
     {
-      validator: ({ reviewerId, action, comment, targets, overrides }: ReviewRequest) =>
-        check(state, (s) => item.review(s, reviewerId, action, comment, targets, overrides, now())),
+      validator: (request: ReviewRequest) =>
+        check(state, (s) => {
+          assertStorable(request, 'review');
+          item.review(s, request.reviewerId, request.action, request.comment, request.targets, request.overrides, now());
+        }),
     },
   );
 
@@ -287,13 +378,19 @@ export const itemWorkflow: ItemWorkflow = async function itemWorkflow(input: Ite
   });
 
   // The first snapshot, unless an update that arrived with the start already wrote it.
-  if (!announced) await commit([]);
+  if (!announced) await loopCommit([]);
 
   let seenVersion = -1;
   while (!item.isClosedStatus(state.status)) {
     const deadline = item.nextDeadline(state);
     const wait = deadline === null ? undefined : Math.max(0, deadline - now()) + 1;
-    await condition(() => state.version !== seenVersion || membersSignalled || item.isClosedStatus(state.status) || item.readyToFinalize(state), wait);
+    if (stalledAt === null) {
+      await condition(() => state.version !== seenVersion || membersSignalled || item.isClosedStatus(state.status) || item.readyToFinalize(state), wait);
+    } else {
+      // The loop's last commit was rolled back: doing the same again would fail the same way, so wait for a change.
+      await condition(() => state.version !== stalledAt || membersSignalled || item.isClosedStatus(state.status));
+      stalledAt = null;
+    }
     seenVersion = state.version;
 
     // Durable timers: a lapse is handled when the timer fires, or on the first task after a worker restart.
@@ -301,7 +398,7 @@ export const itemWorkflow: ItemWorkflow = async function itemWorkflow(input: Ite
     const left = membersChanges.splice(0).map((id) => ({ event: 'member_removed' as const, actorId: id, details: {} }));
     const statusMoved = membersSignalled && item.deriveStatus(state, now()) !== state.status;
     membersSignalled = false;
-    if (lapsed.length > 0 || left.length > 0 || statusMoved) await commit([...lapsed, ...left]);
+    if ((lapsed.length > 0 || left.length > 0 || statusMoved) && !(await loopCommit([...lapsed, ...left]))) continue;
 
     if (state.config.assignmentStrategy !== 'manual' && !pendingTurnsBlocked) {
       while (item.openSeats(state, now()) > 0) {
@@ -316,8 +413,11 @@ export const itemWorkflow: ItemWorkflow = async function itemWorkflow(input: Ite
           pendingTurnsBlocked = true;
           break;
         }
-        if (item.assignTurn(state, annotatorId, now()))
-          await commit([{ event: 'assigned', actorId: null, details: { annotatorId, by: state.config.assignmentStrategy, turn } }]);
+        if (
+          item.assignTurn(state, annotatorId, now()) &&
+          !(await loopCommit([{ event: 'assigned', actorId: null, details: { annotatorId, by: state.config.assignmentStrategy, turn } }]))
+        )
+          break;
       }
     }
 
@@ -330,7 +430,7 @@ export const itemWorkflow: ItemWorkflow = async function itemWorkflow(input: Ite
       finalized = true;
       const approval = state.review.state === 'approved' ? state.review : null;
       state.status = 'completed';
-      await commit([{ event: 'finalized', actorId: approval?.reviewerId ?? null, details: {} }], {
+      await loopCommit([{ event: 'finalized', actorId: approval?.reviewerId ?? null, details: {} }], {
         finalize: { reviewerId: approval?.reviewerId ?? null, overrides: approval?.overrides ?? [], labelIds: state.config.labels.map((l) => l.labelId) },
       });
     }

@@ -5,7 +5,8 @@ import { isUuid } from '../../domain/ids.js';
 import type { InlineScoreWrite } from '../../infra/repositories/scores.repo.js';
 import { pageOf } from '../../infra/repositories/rows.js';
 import type { AppDeps } from '../../app/deps.js';
-import { describeZodError, endpoint, findNul } from '../endpoint.js';
+import { describeStorageProblem, findUnstorable } from '../../domain/storable.js';
+import { describeZodError, endpoint } from '../endpoint.js';
 import { inlineScoreKey, prepareInlineScores, type ScoreRequest } from '../../app/inline-scores.js';
 
 export const scoreBatchBody = z
@@ -37,6 +38,7 @@ export function scoreEndpoints({ repos }: AppDeps) {
       path: '/api/v1/scores/bulk',
       tag: 'scores',
       bodyLimit: '16mb',
+      perEntry: true,
       summary:
         'Score up to 1000 sources inline (a JSON array). Per entry: valid entries are written, invalid ones reported in errors; an entry repeating an earlier (source, label, identity) is reported in duplicates.',
       body: scoreBatchBody,
@@ -47,10 +49,9 @@ export function scoreEndpoints({ repos }: AppDeps) {
         const requests: { index: number; request: ScoreRequest }[] = [];
         body.forEach((raw, index) => {
           const parsed = api.createScoreBody.safeParse(raw);
-          const nul = parsed.success ? findNul(parsed.data) : undefined;
-          if (!parsed.success) result.errors.push({ index, code: 'VALIDATION', message: describeZodError(parsed.error, `[${index}]`) });
-          else if (nul !== undefined)
-            result.errors.push({ index, code: 'VALIDATION', message: `${nul || `[${index}]`}: must not contain the NUL character (\\u0000)` });
+          const unstorable = findUnstorable(raw);
+          if (unstorable) result.errors.push({ index, code: 'VALIDATION', message: describeStorageProblem(unstorable, `[${index}]`) });
+          else if (!parsed.success) result.errors.push({ index, code: 'VALIDATION', message: describeZodError(parsed.error, `[${index}]`) });
           else requests.push({ index, request: parsed.data });
         });
         const prepared = await prepareInlineScores(

@@ -4,7 +4,8 @@ import { notFound } from '../../domain/errors.js';
 import { SOURCE_TYPES } from '../../domain/sources.js';
 import type { SourceInput } from '../../infra/repositories/sources.repo.js';
 import type { AppDeps } from '../../app/deps.js';
-import { describeZodError, endpoint, findNul, parseWith } from '../endpoint.js';
+import { describeStorageProblem, findUnstorable } from '../../domain/storable.js';
+import { describeZodError, endpoint, parseWith } from '../endpoint.js';
 
 const batchOf = (what: string) =>
   z.array(z.unknown()).min(1, `send 1 to ${api.MAX_BATCH} ${what}`).max(api.MAX_BATCH, `a batch holds at most ${api.MAX_BATCH} ${what}`);
@@ -18,6 +19,7 @@ export function sourceEndpoints({ repos }: AppDeps) {
       path: '/api/v1/sources',
       tag: 'sources',
       bodyLimit: '16mb',
+      perEntry: true,
       summary:
         'Upsert up to 1000 sources (a JSON array). Per entry: valid entries are written, invalid ones reported in errors; repeats of an earlier entry are reported in duplicates.',
       body: sourceBatchBody,
@@ -34,9 +36,9 @@ export function sourceEndpoints({ repos }: AppDeps) {
             return;
           }
           const entry = parsed.data;
-          const nul = findNul(entry);
-          if (nul !== undefined) {
-            result.errors.push({ index, code: 'VALIDATION', message: `${nul || `[${index}]`}: must not contain the NUL character (\\u0000)` });
+          const unstorable = findUnstorable(entry);
+          if (unstorable) {
+            result.errors.push({ index, code: 'VALIDATION', message: describeStorageProblem(unstorable, `[${index}]`) });
             return;
           }
           if (entry.type === 'observation_span' && !entry.traceId) {

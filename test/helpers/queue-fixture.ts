@@ -11,6 +11,7 @@ export interface Person {
 export interface QueueFixture {
   workspaceId: string;
   admin: ApiClient;
+  adminKey: string;
   queueId: string;
   annotators: Person[];
   reviewers: Person[];
@@ -91,6 +92,7 @@ export async function createQueueFixture(
   return {
     workspaceId: ws.workspaceId,
     admin,
+    adminKey: ws.adminKey,
     queueId,
     annotators,
     reviewers,

@@ -8,6 +8,7 @@ import { generateApiKey } from '../../infra/api-keys.js';
 import { createDb, type Db } from '../../infra/db.js';
 import { createRepos, type Repos } from '../../infra/repositories/index.js';
 import type { TemporalDeps } from '../../infra/temporal.js';
+import type { Activities } from '../../activities/index.js';
 import { createWorker } from '../../worker/create-worker.js';
 import { withDatabase, type SharedServers } from './global-setup.js';
 
@@ -29,7 +30,7 @@ export interface TestSystem {
   responseDrifts(): string[];
   /** Calls the API as the holder of `key`. */
   as(key: string): ApiClient;
-  startWorker(): Promise<Worker>;
+  startWorker(opts?: { wrapActivities?: (activities: Activities) => Activities }): Promise<Worker>;
   stopWorker(): Promise<void>;
   close(): Promise<void>;
 }
@@ -127,7 +128,7 @@ export async function startTestSystem(opts: { worker?: boolean; servers?: Shared
     ownerKey,
     ownerWorkspaceId,
     as: (key) => apiClient(url, key),
-    async startWorker() {
+    async startWorker(workerOpts = {}) {
       nativeConnection ??= await NativeConnection.connect({ address });
       worker = await createWorker({
         connection: nativeConnection,
@@ -135,6 +136,7 @@ export async function startTestSystem(opts: { worker?: boolean; servers?: Shared
         taskQueue,
         db,
         workflowBundle: { codePath: inject('workflowBundlePath') },
+        wrapActivities: workerOpts.wrapActivities,
       });
       workerRun = worker.run();
       return worker;
