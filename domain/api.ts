@@ -35,7 +35,7 @@ export const page = <T extends z.ZodType>(item: T) => z.object({ data: z.array(i
 // Workspaces, users, keys
 export const createWorkspaceBody = z.strictObject({
   name: z.string().trim().min(1).max(200),
-  admin: z.strictObject({ email: z.email(), name: z.string().trim().min(1).max(200) }).optional(),
+  admin: z.strictObject({ email: z.email().max(254), name: z.string().trim().min(1).max(200) }).optional(),
 });
 export const workspace = z.object({ id, name: z.string(), createdAt: timestamp });
 export const createWorkspaceResponse = z.object({
@@ -45,7 +45,7 @@ export const createWorkspaceResponse = z.object({
 });
 
 export const createUserBody = z.strictObject({
-  email: z.email(),
+  email: z.email().max(254),
   name: z.string().trim().min(1).max(200),
   role: z.enum(WORKSPACE_ROLES).default('member'),
 });

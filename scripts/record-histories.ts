@@ -167,6 +167,39 @@ const PATHS: Path[] = [
       await save('complete-ordered-commits', q, itemId, 'completed');
     },
   ],
+  [
+    // Patch 'finalize-with-last-transition': one annotator, no review; the submit completes the item.
+    'one-annotator-final-answer',
+    async (system, save) => {
+      const q = await createQueueFixture(system, { annotators: 1, items: 1 });
+      const itemId = q.itemIds[0]!;
+      expectStatus(await q.annotators[0]!.api.post(q.path('/next')), 200);
+      expectStatus(await q.annotators[0]!.api.post(q.path(`/items/${itemId}/submit`), rating), 200);
+      await save('one-annotator-final-answer', q, itemId, 'completed');
+    },
+  ],
+  [
+    // Patch 'finalize-with-last-transition': review with a rework round; the approval completes the item.
+    'review-rework-final-answer',
+    async (system, save) => {
+      const q = await createQueueFixture(system, { annotators: 2, reviewers: 1, annotationsRequired: 2, requiresReview: true, items: 1 });
+      const itemId = q.itemIds[0]!;
+      const [a, b] = q.annotators;
+      for (const p of [a!, b!]) {
+        expectStatus(await p.api.post(q.path(`/items/${itemId}/reserve`)), 200);
+        expectStatus(await p.api.post(q.path(`/items/${itemId}/submit`), rating), 200);
+      }
+      const reviewer = q.reviewers[0]!;
+      expectStatus(
+        await reviewer.api.post(q.path(`/items/${itemId}/review`), { action: 'request_changes', targets: [{ annotatorId: a!.id, comment: 'Look again' }] }),
+        200,
+      );
+      expectStatus(await a!.api.post(q.path(`/items/${itemId}/reserve`)), 200);
+      expectStatus(await a!.api.post(q.path(`/items/${itemId}/submit`), { annotations: [{ label: 'rating', value: 'bad' }] }), 200);
+      expectStatus(await reviewer.api.post(q.path(`/items/${itemId}/review`), { action: 'approve' }), 200);
+      await save('review-rework-final-answer', q, itemId, 'completed');
+    },
+  ],
 ];
 
 const { servers, stop } = await startSharedServers();

@@ -52,6 +52,7 @@ const { persistItem, claimTurn } = proxyActivities<Activities>({
 /** Patch ids (docs/adr/0003): each names the change that running items replay around. */
 const RETRY_TURN_AFTER_MEMBERS_CHANGED = 'retry-turn-after-members-changed';
 const SERIAL_COMMITS = 'serial-commits-with-rollback';
+const FINALIZE_WITH_LAST_TRANSITION = 'finalize-with-last-transition';
 
 /** Domain rejections cross to the client as ApplicationFailures typed by the error code (a plain Error would retry the task forever). */
 type PersistInput = Parameters<Activities['persistItem']>[0];
@@ -208,6 +209,28 @@ export const itemWorkflow: ItemWorkflow = async function itemWorkflow(input: Ite
     persistedVersion = Math.max(persistedVersion, version);
   }
 
+  /**
+   * The answer is the item's state after the call, completion included (patched): when a transition
+   * (the last submit, an approval) makes the item ready, it is finalized in that transition's own
+   * commit, whose write follows every earlier one, so no vote can be missing from the result.
+   */
+  const finalizeWithLastTransition = serialCommits && patched(FINALIZE_WITH_LAST_TRANSITION);
+
+  function finalization(): { event: Omit<ItemEvent, 'at'>; finalize: NonNullable<PersistInput['finalize']> } {
+    finalized = true;
+    const approval = state.review.state === 'approved' ? state.review : null;
+    state.status = 'completed';
+    return {
+      event: { event: 'finalized', actorId: approval?.reviewerId ?? null, details: {} },
+      finalize: { reviewerId: approval?.reviewerId ?? null, overrides: approval?.overrides ?? [], labelIds: state.config.labels.map((l) => l.labelId) },
+    };
+  }
+
+  /** Finalization for the transition being applied now, when it completes the item. */
+  function completeWithThisTransition() {
+    return finalizeWithLastTransition && !finalized && item.readyToFinalize(state) ? finalization() : undefined;
+  }
+
   /** A commit of the main loop: a rolled-back one is dropped (the loop looks again once something changes). */
   async function loopCommit(...args: Parameters<typeof commit>): Promise<boolean> {
     try {
@@ -285,11 +308,14 @@ export const itemWorkflow: ItemWorkflow = async function itemWorkflow(input: Ite
           now(),
         ),
       );
-      state.status = item.deriveStatus(state, now());
+      const completion = completeWithThisTransition();
+      if (!completion) state.status = item.deriveStatus(state, now());
       const scores = request.annotations.map((a) => ({ id: uuid4(), labelId: a.labelId, value: a.value, notes: a.notes, round }));
       const result: SubmitResult = { item: { id: state.itemId, status: state.status }, round, scores };
-      // Scores, the idempotency record and the snapshot in one transaction, before the acknowledgement.
-      await commit([{ event: 'submitted', actorId: request.annotatorId, details: { round, labels: request.annotations.map((a) => a.labelId) } }], {
+      // Scores, the idempotency record, the snapshot (and the results, when this submit completes the item) in one transaction, before the acknowledgement.
+      const submitted = { event: 'submitted' as const, actorId: request.annotatorId, details: { round, labels: request.annotations.map((a) => a.labelId) } };
+      await commit(completion ? [submitted, completion.event] : [submitted], {
+        finalize: completion?.finalize,
         submission: {
           annotatorId: request.annotatorId,
           round,
@@ -321,7 +347,9 @@ export const itemWorkflow: ItemWorkflow = async function itemWorkflow(input: Ite
     reviewUpdate,
     async ({ reviewerId, action, comment, targets, overrides }) => {
       apply(() => item.review(state, reviewerId, action, comment, targets, overrides, now()));
-      await commit([{ event: 'reviewed', actorId: reviewerId, details: { action, comment, targets } }]);
+      const completion = completeWithThisTransition();
+      const reviewed = { event: 'reviewed' as const, actorId: reviewerId, details: { action, comment, targets } };
+      await commit(completion ? [reviewed, completion.event] : [reviewed], { finalize: completion?.finalize });
       return { item: { id: state.itemId, status: state.status } };
     },
     {
@@ -381,7 +409,12 @@ export const itemWorkflow: ItemWorkflow = async function itemWorkflow(input: Ite
   if (!announced) await loopCommit([]);
 
   let seenVersion = -1;
-  while (!item.isClosedStatus(state.status)) {
+  for (;;) {
+    if (item.isClosedStatus(state.status)) {
+      // Closed only once every handler is done: a completion or cancellation still being written can be rolled back, reopening the item.
+      await condition(allHandlersFinished);
+      if (item.isClosedStatus(state.status)) break;
+    }
     const deadline = item.nextDeadline(state);
     const wait = deadline === null ? undefined : Math.max(0, deadline - now()) + 1;
     if (stalledAt === null) {
@@ -427,12 +460,8 @@ export const itemWorkflow: ItemWorkflow = async function itemWorkflow(input: Ite
     }
     // Checked again after the wait: a cancel may have come in meanwhile.
     if (item.readyToFinalize(state) && !finalized) {
-      finalized = true;
-      const approval = state.review.state === 'approved' ? state.review : null;
-      state.status = 'completed';
-      await loopCommit([{ event: 'finalized', actorId: approval?.reviewerId ?? null, details: {} }], {
-        finalize: { reviewerId: approval?.reviewerId ?? null, overrides: approval?.overrides ?? [], labelIds: state.config.labels.map((l) => l.labelId) },
-      });
+      const { event, finalize } = finalization();
+      await loopCommit([event], { finalize });
     }
 
     if (workflowInfo().continueAsNewSuggested && !item.isClosedStatus(state.status)) {
@@ -440,6 +469,5 @@ export const itemWorkflow: ItemWorkflow = async function itemWorkflow(input: Ite
       await continueAsNew<typeof itemWorkflow>({ ...input, state });
     }
   }
-  await condition(allHandlersFinished);
   return { status: state.status };
 };

@@ -12,6 +12,8 @@ export interface QueueFixture {
   workspaceId: string;
   admin: ApiClient;
   adminKey: string;
+  /** Label ids by key. */
+  labels: { rating: string; score: string };
   queueId: string;
   annotators: Person[];
   reviewers: Person[];
@@ -50,8 +52,8 @@ export async function createQueueFixture(
 ): Promise<QueueFixture> {
   const ws = await createWorkspaceFixture(system);
   const admin = ws.admin;
-  await admin.post('/api/v1/labels', { key: 'rating', name: 'Rating', type: 'categorical', settings: { options: ['good', 'bad'] } });
-  await admin.post('/api/v1/labels', { key: 'score', name: 'Score', type: 'numeric' });
+  const rating = await admin.post('/api/v1/labels', { key: 'rating', name: 'Rating', type: 'categorical', settings: { options: ['good', 'bad'] } });
+  const score = await admin.post('/api/v1/labels', { key: 'score', name: 'Score', type: 'numeric' });
   const people = async (n: number, prefix: string) => Promise.all(Array.from({ length: n }, (_, i) => createPerson(system, admin, `${prefix}${i}`)));
   const annotators = await people(opts.annotators ?? 2, 'annotator');
   const reviewers = await people(opts.reviewers ?? 0, 'reviewer');
@@ -93,6 +95,7 @@ export async function createQueueFixture(
     workspaceId: ws.workspaceId,
     admin,
     adminKey: ws.adminKey,
+    labels: { rating: rating.body.id as string, score: score.body.id as string },
     queueId,
     annotators,
     reviewers,

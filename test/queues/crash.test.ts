@@ -37,26 +37,26 @@ describe('crash safety', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  it('finalizes after the worker is SIGKILLed between an acknowledged submit and finalization, nothing lost or doubled', async () => {
+  it('completes exactly once after the worker is SIGKILLed while the completing submit is written; the acknowledged submit before it stays', async () => {
     const gate = path.join(dir, 'open-finalize');
     child = await startWorkerProcess(system, gate);
-    const q = await createQueueFixture(system, { annotators: 1, items: 1 });
+    const q = await createQueueFixture(system, { annotators: 2, annotationsRequired: 2, items: 1 });
     const itemId = q.itemIds[0]!;
-    const [annotator] = q.annotators;
-    expect((await annotator!.api.post(q.path('/next'))).status).toBe(200);
-    const submitted = await annotator!.api.post(
-      q.path(`/items/${itemId}/submit`),
-      {
-        annotations: [
-          { label: 'rating', value: 'bad' },
-          { label: 'score', value: 3 },
-        ],
-      },
-      { 'idempotency-key': 'crash-1' },
-    );
-    expect(submitted.status).toBe(200);
+    const [a, b] = q.annotators;
+    const values = {
+      annotations: [
+        { label: 'rating', value: 'bad' },
+        { label: 'score', value: 3 },
+      ],
+    };
+    expect((await a!.api.post(q.path(`/items/${itemId}/reserve`))).status).toBe(200);
+    expect((await b!.api.post(q.path(`/items/${itemId}/reserve`))).status).toBe(200);
+    const acknowledged = await a!.api.post(q.path(`/items/${itemId}/submit`), values, { 'idempotency-key': 'crash-a' });
+    expect(acknowledged.status).toBe(200);
+    expect(acknowledged.body.item.status).toBe('in_progress');
 
-    // The finalizing activity is running and held at the gate: kill the worker there.
+    // B's submit fills the last seat, so its write finalizes the item: it is held at the gate, and the worker is killed there.
+    const completing = b!.api.post(q.path(`/items/${itemId}/submit`), values, { 'idempotency-key': 'crash-b' });
     await waitFor(
       () => Promise.resolve(fs.existsSync(`${gate}.waiting`)),
       (v) => v,
@@ -65,7 +65,10 @@ describe('crash safety', () => {
     await new Promise((r) => child!.once('exit', r));
     const held = await system.db('queue_items').where({ id: itemId }).first();
     expect(held.status).not.toBe('completed');
+    expect(held.submitted_by).toEqual([a!.id]);
     expect(await system.db('scores').where({ queue_item_id: itemId }).count({ n: '*' })).toEqual([{ n: 2 }]);
+    // Never acknowledged: the caller is told to try again, not that it worked.
+    expect((await completing).status).toBe(503);
 
     fs.writeFileSync(gate, 'open');
     await system.startWorker();
@@ -74,24 +77,17 @@ describe('crash safety', () => {
       (row) => row.status === 'completed',
       45_000,
     );
-    expect(done.submitted_by).toEqual([annotator!.id]);
-    expect(await system.db('scores').where({ queue_item_id: itemId }).count({ n: '*' })).toEqual([{ n: 2 }]);
+    expect([...done.submitted_by].sort()).toEqual([a!.id, b!.id].sort());
+    expect(await system.db('scores').where({ queue_item_id: itemId }).count({ n: '*' })).toEqual([{ n: 4 }]);
     const results = await system.db('item_results').where({ item_id: itemId });
     expect(results).toHaveLength(2);
     const events = (await system.db('item_events').where({ item_id: itemId }).orderBy('id')).map((e) => e.event);
-    expect(events.filter((e) => e === 'submitted')).toHaveLength(1);
+    expect(events.filter((e) => e === 'submitted')).toHaveLength(2);
     expect(events.filter((e) => e === 'finalized')).toHaveLength(1);
-    const retry = await annotator!.api.post(
-      q.path(`/items/${itemId}/submit`),
-      {
-        annotations: [
-          { label: 'rating', value: 'bad' },
-          { label: 'score', value: 3 },
-        ],
-      },
-      { 'idempotency-key': 'crash-1' },
-    );
+    // The retry with the same key gets the final answer, and the acknowledged one is unchanged.
+    const retry = await b!.api.post(q.path(`/items/${itemId}/submit`), values, { 'idempotency-key': 'crash-b' });
     expect(retry.status).toBe(200);
-    expect(retry.body).toEqual(submitted.body);
+    expect(retry.body.item.status).toBe('completed');
+    expect((await a!.api.post(q.path(`/items/${itemId}/submit`), values, { 'idempotency-key': 'crash-a' })).body).toEqual(acknowledged.body);
   }, 90_000);
 });

@@ -107,4 +107,25 @@ describe('a transition Postgres refuses', () => {
     const again = await a!.api.post(q.path(`/items/${itemId}/submit`), rating, { 'idempotency-key': 'a-1' });
     expect(again.body).toEqual(retried.body);
   });
+
+  it('reopens an item whose completing submit Postgres refused: the workflow keeps running and takes the submit once it can be stored', async () => {
+    const q = await createQueueFixture(system, { annotators: 1, items: 1 });
+    const [a] = q.annotators;
+    const itemId = q.itemIds[0]!;
+    expect((await a!.api.post(q.path(`/items/${itemId}/reserve`))).status).toBe(200);
+    poisonFor = a!.id;
+    const refused = await a!.api.post(q.path(`/items/${itemId}/submit`), { annotations: [{ label: 'rating', value: 'good' }] }, { 'idempotency-key': 'last' });
+    expect(refused.status).toBe(409);
+    expect(refused.body.error.details).toEqual({ retryable: true });
+    const handle = system.temporal.client.workflow.getHandle(`item-${itemId}`);
+    expect((await handle.describe()).status.name).toBe('RUNNING');
+    const state = await handle.query<ItemState>(stateQuery);
+    expect(state.status).toBe('in_progress');
+    expect((await system.db('queue_items').where({ id: itemId }).first()).status).toBe('in_progress');
+
+    poisonFor = null;
+    const taken = await a!.api.post(q.path(`/items/${itemId}/submit`), { annotations: [{ label: 'rating', value: 'good' }] }, { 'idempotency-key': 'last' });
+    expect(taken.status, JSON.stringify(taken.body)).toBe(200);
+    expect(taken.body.item.status).toBe('completed');
+  });
 });
