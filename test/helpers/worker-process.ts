@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import { NativeConnection, Worker, DefaultLogger, Runtime } from '@temporalio/worker';
 import { createActivities } from '../../activities/index.js';
 import { createDb } from '../../infra/db.js';
+import { WORKER_TUNING } from '../../worker/create-worker.js';
 
 const env = (name: string) => {
   const value = process.env[name];
@@ -29,6 +30,7 @@ const gated = {
 };
 const connection = await NativeConnection.connect({ address: env('QUORUM_TEST_TEMPORAL_ADDRESS') });
 const worker = await Worker.create({
+  ...WORKER_TUNING,
   connection,
   namespace: 'default',
   taskQueue: env('QUORUM_TEST_TASK_QUEUE'),

@@ -90,4 +90,35 @@ describe('crash safety', () => {
     expect(retry.body.item.status).toBe('completed');
     expect((await a!.api.post(q.path(`/items/${itemId}/submit`), values, { 'idempotency-key': 'crash-a' })).body).toEqual(acknowledged.body);
   }, 90_000);
+
+  it('frees a lease that lapses just after the worker is SIGKILLed within 2 s of the replacement worker starting (or of the deadline)', async () => {
+    await system.stopWorker();
+    child = await startWorkerProcess(system, path.join(dir, 'unused-gate'));
+    const q = await createQueueFixture(system, { annotators: 2, reservationTimeoutSeconds: 4, items: 1 });
+    const [a, b] = q.annotators;
+    const itemId = q.itemIds[0]!;
+    const reserved = await a!.api.post(q.path(`/items/${itemId}/reserve`));
+    expect(reserved.status).toBe(200);
+    const deadline = Date.parse(reserved.body.reservation.expiresAt);
+
+    // The worker dies a moment before the deadline; its replacement starts right away.
+    await new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now() - 1500)));
+    child.kill('SIGKILL');
+    await new Promise((r) => child!.once('exit', r));
+    await system.startWorker();
+    const replacementAt = Date.now();
+
+    const freed = await waitFor(
+      () => system.db('queue_items').where({ id: itemId }).first(),
+      (row) => row.reserved_by.length === 0,
+      15_000,
+    );
+    const freedAfter = Date.now() - Math.max(deadline, replacementAt);
+    expect(freed.seats_occupied).toBe(0);
+    expect(freedAfter, `freed ${freedAfter} ms after max(deadline, replacement start)`).toBeLessThan(2000);
+    // next hands the seat to someone else straight away.
+    const next = await b!.api.post(q.path('/next'));
+    expect(next.status).toBe(200);
+    expect(next.body.item.id).toBe(itemId);
+  }, 60_000);
 });
