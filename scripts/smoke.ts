@@ -7,7 +7,8 @@ import { freePort } from '../infra/ports.js';
 /**
  * `npm run smoke`: the embedded path as a new user gets it. `npm start` with a temporary data dir
  * (DATABASE_URL and TEMPORAL_ADDRESS unset), wait for /readyz, read <data dir>/admin-key, create a
- * label, Ctrl-C, start again, the label and the key are still there, Ctrl-C, no process left behind.
+ * label, Ctrl-C, start again, the label and the key are still there; stop it with a SIGTERM to npm alone,
+ * start again and stop it with a SIGTERM to its node process alone, start once more: no process is ever left behind.
  */
 const root = path.resolve(import.meta.dirname, '..');
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'quorum-smoke-'));
@@ -56,19 +57,32 @@ function processesInGroup(pgid: number): string[] {
   return out.split('\n').filter((line) => line.trim().split(/\s+/)[0] === String(pgid));
 }
 
-async function interrupt(run: { child: ChildProcess; output: () => string }): Promise<void> {
+/** The node process that runs scripts/start.ts, under npm, sh and the tsx launcher. */
+function startProcessOf(pgid: number): number {
+  const line = processesInGroup(pgid).find((l) => /node .*scripts\/start\.ts/.test(l) && !/tsx\/dist\/cli/.test(l));
+  if (!line) fail(`no node process running scripts/start.ts in group ${pgid}:\n${processesInGroup(pgid).join('\n')}`);
+  return Number(line.trim().split(/\s+/)[1]);
+}
+
+/**
+ * Stops a running `npm start` the way `how` says: Ctrl-C in a terminal (SIGINT to the whole group), or a
+ * SIGTERM to npm alone (what a process supervisor sends) or to the node process alone. Every process it
+ * started must be gone afterwards.
+ */
+async function interrupt(run: { child: ChildProcess; output: () => string }, how: 'ctrl-c' | 'sigterm-npm' | 'sigterm-node' = 'ctrl-c'): Promise<void> {
   const pgid = run.child.pid!;
-  process.kill(-pgid, 'SIGINT');
+  if (how === 'ctrl-c') process.kill(-pgid, 'SIGINT');
+  else process.kill(how === 'sigterm-npm' ? pgid : startProcessOf(pgid), 'SIGTERM');
   const exited = await Promise.race([
     new Promise<boolean>((resolve) => run.child.once('exit', () => resolve(true))),
     new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 60_000)),
   ]);
-  if (!exited) fail(`npm start did not stop within 60 s of Ctrl-C:\n${run.output()}`);
-  for (let i = 0; i < 40 && processesInGroup(pgid).length > 0; i++) await new Promise((r) => setTimeout(r, 250));
+  if (!exited) fail(`npm start did not stop within 60 s of ${how}:\n${run.output()}`);
+  for (let i = 0; i < 120 && processesInGroup(pgid).length > 0; i++) await new Promise((r) => setTimeout(r, 250));
   const left = processesInGroup(pgid);
   if (left.length > 0) {
     process.kill(-pgid, 'SIGKILL');
-    fail(`processes left behind after Ctrl-C:\n${left.join('\n')}`);
+    fail(`processes left behind after ${how}:\n${left.join('\n')}`);
   }
 }
 
@@ -104,8 +118,19 @@ if (!second.output().includes(`Admin key: ${key}`)) fail('the second start print
 const found = await call('GET', '/api/v1/labels/smoke_quality', key);
 if (found.status !== 200 || (found.body as { settings?: { stars?: number } } | undefined)?.settings?.stars !== 5)
   fail(`the label did not survive a restart: ${found.status} ${JSON.stringify(found.body)}`);
-step('label and key survived the restart; Ctrl-C');
-await interrupt(second);
+step('label and key survived the restart; SIGTERM to npm alone');
+await interrupt(second, 'sigterm-npm');
+
+step('third start; SIGTERM to the node process alone');
+const third = start();
+await waitReady(third);
+await interrupt(third, 'sigterm-node');
+
+step('fourth start after the SIGTERMs; Ctrl-C');
+const fourth = start();
+await waitReady(fourth);
+if ((await call('GET', '/api/v1/labels/smoke_quality', key)).status !== 200) fail('the label did not survive the SIGTERM stops');
+await interrupt(fourth);
 
 fs.rmSync(dataDir, { recursive: true, force: true });
 step('passed');

@@ -30,6 +30,40 @@ async function stopAll(code: number): Promise<never> {
 }
 process.on('SIGINT', () => void stopAll(0));
 process.on('SIGTERM', () => void stopAll(0));
+process.on('SIGHUP', () => void stopAll(0));
+
+/** This process's ancestors, nearest first, up to (not including) init; from /proc where there is one, else the parent alone. */
+function ancestors(): number[] {
+  const found: number[] = [];
+  for (let pid = process.ppid; pid > 1 && found.length < 32;) {
+    found.push(pid);
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      // "pid (command) state ppid …": the command may hold spaces and parentheses, so read after the last ')'.
+      pid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    } catch {
+      break;
+    }
+  }
+  return found;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+// A SIGTERM to npm (what a process supervisor sends) reaches neither this process nor the servers it
+// started: the sh and tsx launchers between npm and this code forward nothing. So whenever one of the
+// processes that launched this one is gone, stop everything, as on Ctrl-C.
+const launchers = ancestors();
+setInterval(() => {
+  if (launchers.some((pid) => !alive(pid))) void stopAll(0);
+}, 500).unref();
 // A crash must not leave Postgres or the Temporal server running behind it.
 process.on('uncaughtException', (error) => {
   console.error('Quorum stopped on an unexpected error:', error);
