@@ -1,5 +1,5 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
-import { DomainError, ERROR_STATUS, type ErrorCode } from '../domain/errors.js';
+import { DomainError, ERROR_STATUS, StillBeingApplied, type ErrorCode } from '../domain/errors.js';
 import { inputRejectionOf, isDbUnavailable } from '../infra/db.js';
 
 /** Translates every failure into the error envelope of DESIGN.md §5. Stacks never leave the server. */
@@ -52,6 +52,11 @@ export function toHttpError(error: unknown): { status: number; code: ErrorCode; 
 }
 
 export const errorHandler: ErrorRequestHandler = (error, req, res, _next) => {
+  if (error instanceof StillBeingApplied) {
+    // Accepted, not yet durable at the deadline: the same request again (same Idempotency-Key) gets the final answer.
+    if (!res.headersSent) res.status(202).json({ status: 'accepted', updateId: error.updateId, message: error.message });
+    return;
+  }
   const http = toHttpError(error);
   // The URL is an argument, never the format string: a '%s' in it must not swallow the error.
   if (http.status >= 500) console.error('[api] %s %s failed:', req.method, req.originalUrl, error);

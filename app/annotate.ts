@@ -6,10 +6,13 @@ import type { ItemRecord, NextCandidate } from '../infra/repositories/items/inde
 import { heartbeatUpdate, releaseUpdate, reserveUpdate, skipUpdate, type ItemStatusResult, type SeatResult } from '../workflows/definitions.js';
 import type { AppDeps } from './deps.js';
 import { itemDetailNow, type ItemDetail } from './item-detail.js';
-import { REQUEST_DEADLINE_MS, rejectionCode, updateItem } from './item-workflows.js';
+import { rejectionCode, updateItem } from './item-workflows.js';
 import type { QueueAccess } from './queue-access.js';
 
 // An annotator's own seat: next, reserve, heartbeat, release, skip. Each an update on the item's workflow, which has the last word.
+
+/** How long `next` keeps trying items that are only busy before it answers 429 (refusals arrive within 1 s). */
+const BUSY_GIVE_UP_MS = 800;
 
 function assertServesWork(access: QueueAccess): void {
   const serves = queueServesWork(access.queue.status);
@@ -18,18 +21,20 @@ function assertServesWork(access: QueueAccess): void {
 
 /**
  * Reserves the best item for the caller (DESIGN.md §4 `next`), or null when no seat is available to
- * them. A lost race moves on to the next candidate; busy items are tried again on a later pass.
+ * them. A lost race moves on to the next candidate; busy items are tried again on a later pass, and
+ * when only busy ones are left after BUSY_GIVE_UP_MS the answer is a quick 429, not a wait.
  */
 export async function nextItem(deps: AppDeps, principal: Principal, access: QueueAccess): Promise<ItemDetail | null> {
   assertServesWork(access);
-  const deadline = Date.now() + REQUEST_DEADLINE_MS;
+  const started = Date.now();
+  const deadline = started + deps.temporal.requestDeadlineMs;
   const refused: string[] = [];
-  for (let pass = 0; Date.now() < deadline - 250; pass++) {
+  for (let pass = 0; Date.now() < deadline - 250 && Date.now() - started < BUSY_GIVE_UP_MS; pass++) {
     const candidates = await deps.repos.items.nextCandidates(access.queue.id, principal.id, 10, refused);
     if (candidates.length === 0) return null;
     for (const itemId of spreadTies(candidates)) {
       try {
-        await updateItem(deps.temporal, itemId, reserveUpdate, [{ annotatorId: principal.id }], { deadline, retryWhenBusy: false });
+        await updateItem(deps.temporal, itemId, reserveUpdate, [{ annotatorId: principal.id }], { deadline });
         return itemDetailNow(deps, principal, access, itemId);
       } catch (error) {
         const code = rejectionCode(error);
@@ -39,7 +44,7 @@ export async function nextItem(deps: AppDeps, principal: Principal, access: Queu
         else if (code !== 'RATE_LIMITED') throw error;
       }
     }
-    await new Promise((r) => setTimeout(r, Math.min(500, 20 * 2 ** pass) * (0.5 + Math.random())));
+    await new Promise((r) => setTimeout(r, Math.min(200, 20 * 2 ** pass) * (0.5 + Math.random())));
   }
   throw new DomainError('RATE_LIMITED', 'Every candidate item is busy; retry shortly.');
 }
@@ -63,9 +68,13 @@ function spreadTies(candidates: NextCandidate[]): string[] {
   return [...personal, ...open.slice(start, tied), ...open.slice(0, start), ...open.slice(tied)].map((c) => c.id);
 }
 
-export async function reserveItem(deps: AppDeps, principal: Principal, access: QueueAccess, item: ItemRecord): Promise<ItemDetail> {
+/** The update id of an annotator's action sent with an Idempotency-Key: a retry with the key gets the first one's answer. */
+const actionId = (action: string, principal: Principal, idempotencyKey: string | undefined) =>
+  idempotencyKey === undefined ? undefined : `${action}:${principal.id}:${idempotencyKey}`;
+
+export async function reserveItem(deps: AppDeps, principal: Principal, access: QueueAccess, item: ItemRecord, idempotencyKey?: string): Promise<ItemDetail> {
   assertServesWork(access);
-  await updateItem(deps.temporal, item.id, reserveUpdate, [{ annotatorId: principal.id }]);
+  await updateItem(deps.temporal, item.id, reserveUpdate, [{ annotatorId: principal.id }], { updateId: actionId('reserve', principal, idempotencyKey) });
   return itemDetailNow(deps, principal, access, item.id);
 }
 
@@ -79,10 +88,10 @@ export async function heartbeatItem({ temporal }: AppDeps, principal: Principal,
   return updateItem(temporal, item.id, heartbeatUpdate, [{ annotatorId: principal.id }]);
 }
 
-export function releaseItem({ temporal }: AppDeps, principal: Principal, item: ItemRecord): Promise<ItemStatusResult> {
-  return updateItem(temporal, item.id, releaseUpdate, [{ annotatorId: principal.id }]);
+export function releaseItem({ temporal }: AppDeps, principal: Principal, item: ItemRecord, idempotencyKey?: string): Promise<ItemStatusResult> {
+  return updateItem(temporal, item.id, releaseUpdate, [{ annotatorId: principal.id }], { updateId: actionId('release', principal, idempotencyKey) });
 }
 
-export function skipItem({ temporal }: AppDeps, principal: Principal, item: ItemRecord): Promise<ItemStatusResult> {
-  return updateItem(temporal, item.id, skipUpdate, [{ annotatorId: principal.id }]);
+export function skipItem({ temporal }: AppDeps, principal: Principal, item: ItemRecord, idempotencyKey?: string): Promise<ItemStatusResult> {
+  return updateItem(temporal, item.id, skipUpdate, [{ annotatorId: principal.id }], { updateId: actionId('skip', principal, idempotencyKey) });
 }

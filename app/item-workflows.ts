@@ -1,13 +1,16 @@
+import { randomUUID } from 'node:crypto';
 import {
   ServiceError,
   WorkflowUpdateFailedError,
   WorkflowUpdateRPCTimeoutOrCancelledError,
+  WorkflowUpdateStage,
   isGrpcServiceError,
   type UpdateDefinition,
+  type WorkflowUpdateHandle,
 } from '@temporalio/client';
 import { ApplicationFailure, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/common';
 import { status as grpcStatus } from '@grpc/grpc-js';
-import { DomainError, isErrorCode } from '../domain/errors.js';
+import { DomainError, StillBeingApplied, isErrorCode } from '../domain/errors.js';
 import type { TemporalDeps } from '../infra/temporal.js';
 import {
   ITEM_WORKFLOW_TYPE,
@@ -24,7 +27,6 @@ import {
  * 503, not a hung request), and every Temporal failure translated into the error vocabulary here, by
  * type: the rest of the code sees DomainErrors only.
  */
-export const REQUEST_DEADLINE_MS = 10_000;
 
 function grpcCode(error: unknown): number | undefined {
   for (let e: unknown = error; e; e = (e as { cause?: unknown }).cause) {
@@ -59,34 +61,58 @@ function isUnprocessedUpdate(error: unknown): boolean {
 }
 
 /**
- * Sends an update to an item's workflow and waits for its answer. Temporal's limit of in-flight
- * updates per workflow becomes a retry within the deadline, then a 429. A closed workflow is a 409.
+ * Sends an update to an item's workflow and waits for its answer (DESIGN.md §4, load and deadlines):
+ * - admission first: when this process already has too many updates in flight, overall or for this
+ *   item, it is a quick 429 and nothing is sent; Temporal's own per-workflow limit is a 429 too;
+ * - once sent, it waits for the workflow to accept or reject it (a rejection is its 4xx), then until it
+ *   is durable; accepted but not durable at the deadline is a 202 (StillBeingApplied), and sending the
+ *   same update id again returns the final answer;
+ * - a closed workflow is a 409; Temporal or the worker unreachable before acceptance is a 503.
  */
 export async function updateItem<Ret, Args extends [unknown]>(
   temporal: TemporalDeps,
   itemId: string,
   update: UpdateDefinition<Ret, Args, string>,
   args: Args,
-  opts: { updateId?: string; deadline?: number; retryWhenBusy?: boolean } = {},
+  opts: { updateId?: string; deadline?: number } = {},
 ): Promise<Ret> {
-  const deadline = opts.deadline ?? Date.now() + REQUEST_DEADLINE_MS;
-  const handle = temporal.client.workflow.getHandle(itemWorkflowId(itemId));
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await temporal.client.withDeadline(deadline, () => handle.executeUpdate(update, { args, updateId: opts.updateId }));
-    } catch (error) {
-      const unprocessed = isUnprocessedUpdate(error);
-      const failure = fromTemporal(error);
-      const busy = failure instanceof DomainError && failure.code === 'RATE_LIMITED' && opts.retryWhenBusy !== false;
-      const backoff = Math.min(1000, 25 * 2 ** attempt) * (0.5 + Math.random());
-      if ((busy || unprocessed) && Date.now() + backoff < deadline - 200) {
-        await new Promise((r) => setTimeout(r, backoff));
-        continue;
+  const deadline = opts.deadline ?? Date.now() + temporal.requestDeadlineMs;
+  const updateId = opts.updateId ?? randomUUID();
+  if (!temporal.admission.tryEnter(itemId))
+    throw new DomainError('RATE_LIMITED', 'Too many changes to this item (or this server) are in flight; retry shortly.');
+  try {
+    const handle = temporal.client.workflow.getHandle(itemWorkflowId(itemId));
+    for (let attempt = 0; ; attempt++) {
+      let accepted: WorkflowUpdateHandle<Ret>;
+      try {
+        accepted = await temporal.client.withDeadline(deadline, () =>
+          handle.startUpdate(update, { args, updateId, waitForStage: WorkflowUpdateStage.ACCEPTED }),
+        );
+      } catch (error) {
+        // The server dropped an update the worker never saw: nothing was applied, send it again.
+        const backoff = Math.min(1000, 25 * 2 ** attempt) * (0.5 + Math.random());
+        if (isUnprocessedUpdate(error) && Date.now() + backoff < deadline - 200) {
+          await new Promise((r) => setTimeout(r, backoff));
+          continue;
+        }
+        if (isUnprocessedUpdate(error)) throw new DomainError('UNAVAILABLE', 'The item could not process the request in time; try again.');
+        throw fromTemporal(error);
       }
-      if (unprocessed) throw new DomainError('UNAVAILABLE', 'The item could not process the request in time; try again.');
-      throw failure;
+      try {
+        return await temporal.client.withDeadline(deadline, () => accepted.result());
+      } catch (error) {
+        if (isDeadlineOrCancel(error)) throw new StillBeingApplied(updateId);
+        throw fromTemporal(error);
+      }
     }
+  } finally {
+    temporal.admission.leave(itemId);
   }
+}
+
+function isDeadlineOrCancel(error: unknown): boolean {
+  const code = grpcCode(error);
+  return error instanceof WorkflowUpdateRPCTimeoutOrCancelledError || code === grpcStatus.DEADLINE_EXCEEDED || code === grpcStatus.CANCELLED;
 }
 
 export type StartOutcome = 'started' | 'already_running' | 'failed';

@@ -7,7 +7,7 @@ import type { Repos } from '../infra/repositories/index.js';
 import type { QueueMember, QueueRecord } from '../infra/repositories/queues.repo.js';
 import type { AppDeps } from './deps.js';
 import { cancelItem } from './item-management.js';
-import { REQUEST_DEADLINE_MS, rejectionCode, signalMembersChanged } from './item-workflows.js';
+import { rejectionCode, signalMembersChanged } from './item-workflows.js';
 import { annotatorsOf } from './queue-access.js';
 import { runLimited } from './run-limited.js';
 
@@ -70,7 +70,7 @@ async function tellMembership({ repos, temporal }: AppDeps, queue: QueueRecord):
   // Who to free comes from the items themselves, not a before/after diff, so a PATCH retried after a failed signal still frees them.
   const removed = await repos.items.seatHoldersOutside(queue.id, eligibleAnnotators);
   const itemIds = await repos.items.openItemIds(queue.id);
-  const deadline = Date.now() + REQUEST_DEADLINE_MS;
+  const deadline = Date.now() + temporal.requestDeadlineMs;
   await runLimited(itemIds, 20, (itemId) => signalMembersChanged(temporal, itemId, { eligibleAnnotators, removed }, deadline));
 }
 

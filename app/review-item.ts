@@ -22,6 +22,7 @@ export async function reviewItem(
   access: QueueAccess,
   item: ItemRecord,
   body: ReviewBody,
+  idempotencyKey?: string,
 ): Promise<ItemStatusResult> {
   const targets = (body.targets ?? []).map((t, i) => {
     const label = t.label === undefined ? undefined : access.queue.labels.find((l) => l.key === t.label || l.labelId === t.label);
@@ -40,5 +41,7 @@ export async function reviewItem(
     if (!value.ok) throw validationError(`overrides.${i}.value (${label.key}): ${value.message}`);
     return { labelId: label.id, value: value.value };
   });
-  return updateItem(temporal, item.id, reviewUpdate, [{ reviewerId: principal.id, action: body.action, comment: body.comment ?? null, targets, overrides }]);
+  return updateItem(temporal, item.id, reviewUpdate, [{ reviewerId: principal.id, action: body.action, comment: body.comment ?? null, targets, overrides }], {
+    updateId: idempotencyKey === undefined ? undefined : `review:${principal.id}:${idempotencyKey}`,
+  });
 }

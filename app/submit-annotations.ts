@@ -14,13 +14,18 @@ export type SubmitBody = z.output<typeof submitBody>;
 
 const MAX_IDEMPOTENCY_KEY = 200;
 
-/** Checks an Idempotency-Key header; a missing one gets a fresh key (the request is then not retryable by key). */
-export function idempotencyKeyOf(header: string | undefined): string {
+/** Checks an Idempotency-Key header: 1 to 200 characters, or absent. */
+export function optionalIdempotencyKey(header: string | undefined): string | undefined {
   const given = header?.trim();
   if (given !== undefined && (given.length === 0 || given.length > MAX_IDEMPOTENCY_KEY)) {
     throw validationError(`Idempotency-Key must be 1 to ${MAX_IDEMPOTENCY_KEY} characters.`);
   }
-  return given ?? randomUUID();
+  return given;
+}
+
+/** A submit's key: the one given, else a fresh one (the request is then not retryable by key). */
+export function idempotencyKeyOf(header: string | undefined): string {
+  return optionalIdempotencyKey(header) ?? randomUUID();
 }
 
 /** A 409 the workflow marks retryable: the transition was rolled back, nothing of it was stored. */

@@ -30,6 +30,17 @@ export class DomainError extends Error {
   }
 }
 
+/**
+ * Not an error: the workflow accepted the change, but it was not yet durable when the request's
+ * deadline came. The API answers 202; sending the same update id again returns the final answer.
+ */
+export class StillBeingApplied extends Error {
+  constructor(readonly updateId: string) {
+    super('The change was accepted and is still being applied; send the same request again (same Idempotency-Key) for its final answer.');
+    this.name = 'StillBeingApplied';
+  }
+}
+
 export const validationError = (message: string, details?: unknown) => new DomainError('VALIDATION', message, details);
 export const notFound = (message: string) => new DomainError('NOT_FOUND', message);
 export const forbidden = (message: string) => new DomainError('FORBIDDEN', message);

@@ -6,7 +6,7 @@ import { buildItemDetail, type ItemDetail } from '../../app/item-detail.js';
 import { cancelItem, resetItem } from '../../app/item-management.js';
 import { loadItem, loadItemAs, loadQueue, requireRole } from '../../app/queue-access.js';
 import { reviewItem } from '../../app/review-item.js';
-import { idempotencyKeyOf, submitAnnotations } from '../../app/submit-annotations.js';
+import { idempotencyKeyOf, optionalIdempotencyKey, submitAnnotations } from '../../app/submit-annotations.js';
 import { endpoint } from '../endpoint.js';
 
 const itemPath = (action: string) => `/api/v1/queues/:id/items/:itemId/${action}`;
@@ -68,9 +68,9 @@ export function itemActionEndpoints(deps: AppDeps) {
       summary: 'Reserve a seat on this item (409 when none is open to the caller)',
       status: 200,
       response: api.itemDetail,
-      handler: async ({ principal, params }) => {
+      handler: async ({ req, principal, params }) => {
         const { access, item } = await loadItemAs(repos, principal, params.id!, params.itemId!, 'annotator');
-        return reserveItem(deps, principal, access, item);
+        return reserveItem(deps, principal, access, item, optionalIdempotencyKey(req.header('idempotency-key')));
       },
     }),
     endpoint({
@@ -92,9 +92,9 @@ export function itemActionEndpoints(deps: AppDeps) {
       summary: 'Give the seat back without submitting',
       status: 200,
       response: api.itemStatusResponse,
-      handler: async ({ principal, params }) => {
+      handler: async ({ req, principal, params }) => {
         const { item } = await loadItemAs(repos, principal, params.id!, params.itemId!, 'annotator');
-        return releaseItem(deps, principal, item);
+        return releaseItem(deps, principal, item, optionalIdempotencyKey(req.header('idempotency-key')));
       },
     }),
     endpoint({
@@ -104,9 +104,9 @@ export function itemActionEndpoints(deps: AppDeps) {
       summary: 'Skip this item: the seat is freed and it is never offered to the caller again',
       status: 200,
       response: api.itemStatusResponse,
-      handler: async ({ principal, params }) => {
+      handler: async ({ req, principal, params }) => {
         const { item } = await loadItemAs(repos, principal, params.id!, params.itemId!, 'annotator');
-        return skipItem(deps, principal, item);
+        return skipItem(deps, principal, item, optionalIdempotencyKey(req.header('idempotency-key')));
       },
     }),
     endpoint({
@@ -132,9 +132,9 @@ export function itemActionEndpoints(deps: AppDeps) {
       body: api.reviewBody,
       status: 200,
       response: api.itemStatusResponse,
-      handler: async ({ principal, params, body }) => {
+      handler: async ({ req, principal, params, body }) => {
         const { access, item } = await loadItemAs(repos, principal, params.id!, params.itemId!, 'reviewer');
-        return reviewItem(deps, principal, access, item, body);
+        return reviewItem(deps, principal, access, item, body, optionalIdempotencyKey(req.header('idempotency-key')));
       },
     }),
     endpoint({

@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
-import { Client, Connection } from '@temporalio/client';
+import { Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { inject as injectShared } from 'vitest';
 import { createApp } from '../../api/app.js';
 import { generateApiKey } from '../../infra/api-keys.js';
 import { createDb, type Db } from '../../infra/db.js';
 import { createRepos, type Repos } from '../../infra/repositories/index.js';
-import type { TemporalDeps } from '../../infra/temporal.js';
+import { temporalDeps, type TemporalDeps } from '../../infra/temporal.js';
 import type { Activities } from '../../activities/index.js';
 import { createWorker } from '../../worker/create-worker.js';
 import { withDatabase, type SharedServers } from './global-setup.js';
@@ -78,7 +78,7 @@ export function apiClient(baseUrl: string, key: string | undefined): ApiClient {
  * A whole Quorum for one test file: its own database (cloned from the migrated template), its own
  * task queue and worker on the shared Temporal dev server, and the API on a random local port.
  */
-export async function startTestSystem(opts: { worker?: boolean; servers?: SharedServers } = {}): Promise<TestSystem> {
+export async function startTestSystem(opts: { worker?: boolean; servers?: SharedServers; requestDeadlineMs?: number } = {}): Promise<TestSystem> {
   const inject = <K extends keyof SharedServers>(key: K): SharedServers[K] => (opts.servers ? opts.servers[key] : injectShared(key));
   const databaseName = `quorum_test_${inject('runId')}_${randomUUID().slice(0, 8)}`;
   const adminUrl = inject('adminDatabaseUrl');
@@ -101,7 +101,7 @@ export async function startTestSystem(opts: { worker?: boolean; servers?: Shared
   const address = inject('temporalAddress');
   const connection = await Connection.connect({ address });
   const taskQueue = `test-${randomUUID()}`;
-  const temporal: TemporalDeps = { connection, client: new Client({ connection, namespace: 'default' }), namespace: 'default', taskQueue };
+  const temporal = temporalDeps(connection, 'default', taskQueue, { requestDeadlineMs: opts.requestDeadlineMs });
 
   // Every answer is parsed against its declared response schema: a handler that drifts from the OpenAPI document fails its test.
   const drifts: string[] = [];

@@ -67,8 +67,10 @@ describe('crash safety', () => {
     expect(held.status).not.toBe('completed');
     expect(held.submitted_by).toEqual([a!.id]);
     expect(await system.db('scores').where({ queue_item_id: itemId }).count({ n: '*' })).toEqual([{ n: 2 }]);
-    // Never acknowledged: the caller is told to try again, not that it worked.
-    expect((await completing).status).toBe(503);
+    // Accepted but not durable by the deadline: 202, and the same request again gets the final answer.
+    const pending = await completing;
+    expect(pending.status).toBe(202);
+    expect(pending.body).toMatchObject({ status: 'accepted', updateId: `submit:${b!.id}:crash-b` });
 
     fs.writeFileSync(gate, 'open');
     await system.startWorker();
