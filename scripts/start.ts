@@ -20,13 +20,14 @@ const config = loadConfigOrExit();
 Runtime.install({ logger: new DefaultLogger('WARN'), telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'ERROR' }) } } });
 
 const stops: (() => Promise<void>)[] = [];
-let stopping = false;
-async function stopAll(code: number): Promise<never> {
-  if (!stopping) {
-    stopping = true;
+let stopping: Promise<never> | undefined;
+/** Stops everything in reverse order of start, then exits. A second call (another signal, the watchdog) waits for the first. */
+function stopAll(code: number): Promise<never> {
+  stopping ??= (async () => {
     for (const stop of stops.reverse()) await stop().catch((e) => console.error(String(e)));
-  }
-  process.exit(code);
+    process.exit(code);
+  })();
+  return stopping;
 }
 process.on('SIGINT', () => void stopAll(0));
 process.on('SIGTERM', () => void stopAll(0));
@@ -58,7 +59,8 @@ function alive(pid: number): boolean {
 }
 
 // A SIGTERM to npm (what a process supervisor sends) reaches neither this process nor the servers it
-// started: the sh and tsx launchers between npm and this code forward nothing. So whenever one of the
+// started: the sh between npm and this code forwards nothing. (`npm start` runs node with tsx's loader
+// rather than the tsx launcher, which answers a signal by SIGKILLing this process mid-shutdown.) So whenever one of the
 // processes that launched this one is gone, stop everything, as on Ctrl-C.
 const launchers = ancestors();
 setInterval(() => {
