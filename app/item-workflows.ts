@@ -89,14 +89,12 @@ export async function updateItem<Ret, Args extends [unknown]>(
           handle.startUpdate(update, { args, updateId, waitForStage: WorkflowUpdateStage.ACCEPTED }),
         );
       } catch (error) {
+        if (!isUnprocessedUpdate(error)) throw fromTemporal(error);
         // The server dropped an update the worker never saw: nothing was applied, send it again.
         const backoff = Math.min(1000, 25 * 2 ** attempt) * (0.5 + Math.random());
-        if (isUnprocessedUpdate(error) && Date.now() + backoff < deadline - 200) {
-          await new Promise((r) => setTimeout(r, backoff));
-          continue;
-        }
-        if (isUnprocessedUpdate(error)) throw new DomainError('UNAVAILABLE', 'The item could not process the request in time; try again.');
-        throw fromTemporal(error);
+        if (Date.now() + backoff >= deadline - 200) throw new DomainError('UNAVAILABLE', 'The item could not process the request in time; try again.');
+        await new Promise((r) => setTimeout(r, backoff));
+        continue;
       }
       try {
         return await temporal.client.withDeadline(deadline, () => accepted.result());

@@ -29,7 +29,7 @@ export function idempotencyKeyOf(header: string | undefined): string {
 }
 
 /** A 409 the workflow marks retryable: the transition was rolled back, nothing of it was stored. */
-export function isRetryableRejection(error: unknown): boolean {
+function isRetryableRejection(error: unknown): boolean {
   return error instanceof DomainError && error.code === 'CONFLICT' && (error.details as { retryable?: unknown } | undefined)?.retryable === true;
 }
 

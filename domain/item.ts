@@ -11,8 +11,6 @@ export type ItemStatus = (typeof ITEM_STATUSES)[number];
 
 /** A closed item's workflow has finished: nothing changes it again. */
 export const CLOSED_STATUSES = ['completed', 'cancelled'] as const satisfies readonly ItemStatus[];
-/** Every status an item can still move from. */
-export const OPEN_STATUSES: readonly ItemStatus[] = ITEM_STATUSES.filter((s) => !isClosedStatus(s));
 
 export function isClosedStatus(status: ItemStatus): boolean {
   return (CLOSED_STATUSES as readonly ItemStatus[]).includes(status);

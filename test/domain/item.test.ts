@@ -163,10 +163,6 @@ describe('statuses', () => {
     expect(item.CLOSED_STATUSES).toEqual(['completed', 'cancelled']);
   });
 
-  it('lists every other status as open, in lifecycle order', () => {
-    expect(item.OPEN_STATUSES).toEqual(['pending', 'in_progress', 'pending_review', 'changes_requested', 'skipped']);
-  });
-
   it.each([
     ['pending', false],
     ['in_progress', false],
@@ -177,10 +173,6 @@ describe('statuses', () => {
     ['cancelled', true],
   ] as const)('isClosedStatus(%s) is %s', (status, closed) => {
     expect(item.isClosedStatus(status)).toBe(closed);
-  });
-
-  it('partitions ITEM_STATUSES into open and closed', () => {
-    expect([...item.OPEN_STATUSES, ...item.CLOSED_STATUSES].sort()).toEqual([...item.ITEM_STATUSES].sort());
   });
 });
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Activities } from '../../activities/index.js';
+import { createPersistGate, submissionOf } from '../helpers/persist-gate.js';
 import { createQueueFixture, type QueueFixture } from '../helpers/queue-fixture.js';
 import { startTestSystem, type TestSystem } from '../helpers/system.js';
 
@@ -10,26 +10,11 @@ import { startTestSystem, type TestSystem } from '../helpers/system.js';
  */
 describe('the answer that completes an item', () => {
   let system: TestSystem;
-  /** Set to hold the next persist of this annotator's submission until `release` is called. */
-  let holdFor: string | null = null;
-  let reached: () => void = () => undefined;
-  let held: Promise<void> = Promise.resolve();
+  const gate = createPersistGate();
 
   beforeAll(async () => {
     system = await startTestSystem({ worker: false });
-    await system.startWorker({
-      wrapActivities: (activities: Activities): Activities => ({
-        ...activities,
-        async persistItem(input) {
-          if (holdFor !== null && input.submission?.annotatorId === holdFor) {
-            holdFor = null;
-            reached();
-            await held;
-          }
-          return activities.persistItem(input);
-        },
-      }),
-    });
+    await system.startWorker({ wrapActivities: gate.wrap });
   });
   afterAll(async () => system?.close());
 
@@ -94,10 +79,7 @@ describe('the answer that completes an item', () => {
     const itemId = q.itemIds[0]!;
     expect((await a!.api.post(q.path(`/items/${itemId}/reserve`))).status).toBe(200);
     expect((await b!.api.post(q.path(`/items/${itemId}/reserve`))).status).toBe(200);
-    holdFor = a!.id;
-    const atGate = new Promise<void>((r) => (reached = r));
-    let release: () => void = () => undefined;
-    held = new Promise<void>((r) => (release = r));
+    const { atGate, release } = gate.hold(submissionOf(a!.id));
     const first = a!.api.post(q.path(`/items/${itemId}/submit`), { annotations: [{ label: 'rating', value: 'bad' }] });
     await atGate;
     const last = b!.api.post(q.path(`/items/${itemId}/submit`), { annotations: [{ label: 'rating', value: 'bad' }] });

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Activities } from '../../activities/index.js';
 import { AdmissionLimits, DEFAULT_ADMISSION } from '../../domain/admission.js';
 import type { ItemState } from '../../domain/item.js';
 import { stateQuery } from '../../workflows/definitions.js';
+import { createPersistGate } from '../helpers/persist-gate.js';
 import { createQueueFixture } from '../helpers/queue-fixture.js';
 import { startTestSystem, type TestSystem } from '../helpers/system.js';
 
@@ -14,36 +14,16 @@ import { startTestSystem, type TestSystem } from '../helpers/system.js';
  */
 describe('an item under load', () => {
   let system: TestSystem;
-  /** The annotator whose next reservation write is held until `release` is called. */
-  let holdFor: string | null = null;
-  let reached: () => void = () => undefined;
-  let held: Promise<void> = Promise.resolve();
+  const gate = createPersistGate();
 
   beforeAll(async () => {
     system = await startTestSystem({ worker: false, requestDeadlineMs: 1500 });
-    await system.startWorker({
-      wrapActivities: (activities: Activities): Activities => ({
-        ...activities,
-        async persistItem(input) {
-          if (holdFor !== null && input.events.some((e) => e.event === 'reserved' && e.actorId === holdFor)) {
-            holdFor = null;
-            reached();
-            await held;
-          }
-          return activities.persistItem(input);
-        },
-      }),
-    });
+    await system.startWorker({ wrapActivities: gate.wrap });
   });
   afterAll(async () => system?.close());
 
-  function holdNextReservationOf(annotatorId: string): { atGate: Promise<void>; release: () => void } {
-    holdFor = annotatorId;
-    const atGate = new Promise<void>((r) => (reached = r));
-    let release: () => void = () => undefined;
-    held = new Promise<void>((r) => (release = r));
-    return { atGate, release };
-  }
+  /** Holds the write of this annotator's next reservation. */
+  const holdNextReservationOf = (annotatorId: string) => gate.hold((input) => input.events.some((e) => e.event === 'reserved' && e.actorId === annotatorId));
 
   it('answers 202 to a reserve accepted but not yet durable at the deadline, and the final answer to the same request again', async () => {
     const q = await createQueueFixture(system, { annotators: 1, items: 1 });

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Activities } from '../../activities/index.js';
 import type { ItemState } from '../../domain/item.js';
 import { stateQuery } from '../../workflows/definitions.js';
+import { createPersistGate, submissionOf } from '../helpers/persist-gate.js';
 import { createQueueFixture, waitFor } from '../helpers/queue-fixture.js';
 import { startTestSystem, type TestSystem } from '../helpers/system.js';
 
@@ -13,29 +14,22 @@ import { startTestSystem, type TestSystem } from '../helpers/system.js';
  */
 describe('a transition Postgres refuses', () => {
   let system: TestSystem;
-  /** The annotator whose submission's commit is held, then poisoned. */
+  /** The annotator whose submissions' commits are poisoned. */
   let poisonFor: string | null = null;
-  let reached: () => void = () => undefined;
-  let release: () => void = () => undefined;
-  let held: Promise<void> = Promise.resolve();
-  let holdOnce = false;
+  const gate = createPersistGate();
 
   beforeAll(async () => {
     system = await startTestSystem({ worker: false });
     await system.startWorker({
-      wrapActivities: (activities: Activities): Activities => ({
-        ...activities,
-        async persistItem(input) {
-          if (poisonFor === null || input.submission?.annotatorId !== poisonFor) return activities.persistItem(input);
-          if (holdOnce) {
-            holdOnce = false;
-            reached();
-            await held;
-          }
-          const scores = input.submission.scores.map((s) => ({ ...s, notes: 'poison\u0000' }));
-          return activities.persistItem({ ...input, submission: { ...input.submission, scores } });
-        },
-      }),
+      wrapActivities: (activities: Activities): Activities =>
+        gate.wrap({
+          ...activities,
+          async persistItem(input) {
+            if (poisonFor === null || input.submission?.annotatorId !== poisonFor) return activities.persistItem(input);
+            const scores = input.submission.scores.map((s) => ({ ...s, notes: 'poison\u0000' }));
+            return activities.persistItem({ ...input, submission: { ...input.submission, scores } });
+          },
+        }),
     });
   });
   afterAll(async () => system?.close());
@@ -50,9 +44,7 @@ describe('a transition Postgres refuses', () => {
 
     // A's commit is held; B's submit is accepted meanwhile and queued behind it.
     poisonFor = a!.id;
-    holdOnce = true;
-    const atGate = new Promise<void>((r) => (reached = r));
-    held = new Promise<void>((r) => (release = r));
+    const { atGate, release } = gate.hold(submissionOf(a!.id));
     const rating = { annotations: [{ label: 'rating', value: 'good' }] };
     const submitA = a!.api.post(q.path(`/items/${itemId}/submit`), rating, { 'idempotency-key': 'a-1' });
     await atGate;
